@@ -1,0 +1,4 @@
+export interface GlobalSettings {
+  /** Shown in logs and greetings as `{{server_name}}`. */
+  readonly serverName: string;
+}

@@ -1,0 +1,48 @@
+// The read-only face of the configuration that the data plane (sessions, protocols, VFS) sees.
+// It is a frozen snapshot: a config change produces a new view, never mutates an old one, so a
+// session that resolved its mounts at login keeps a consistent picture.
+import type { GlobalSettings } from './model/settings.ts';
+import type { Site } from './model/site.ts';
+import type { User } from './model/user.ts';
+import type { VfsProfile } from './model/vfs-profile.ts';
+import type { ConfigState } from './state.ts';
+import { userKey } from './state.ts';
+
+export interface ConfigView {
+  readonly revision: number;
+  readonly settings: GlobalSettings;
+  site(id: string): Site | undefined;
+  sites(): readonly Site[];
+  user(siteId: string, username: string): User | undefined;
+  users(siteId: string): readonly User[];
+  vfs(id: string): VfsProfile | undefined;
+}
+
+/** Where the data plane gets the current view and hears about new ones. */
+export interface ConfigSource {
+  current(): ConfigView;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (view: ConfigView) => void): () => void;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+export function createView(state: ConfigState): ConfigView {
+  const frozen = deepFreeze(structuredClone(state));
+  const sites = Object.values(frozen.sites);
+  return {
+    revision: frozen.appliedIndex,
+    settings: frozen.settings,
+    site: (id) => frozen.sites[id],
+    sites: () => sites,
+    user: (siteId, username) => frozen.users[userKey(siteId, username)],
+    users: (siteId) => Object.values(frozen.users).filter((user) => user.siteId === siteId),
+    vfs: (id) => frozen.vfs[id],
+  };
+}

@@ -1,0 +1,37 @@
+// Error kinds of the protocol-neutral core. Each protocol edge maps a kind to its own wire code
+// in one table (protocols/ssh/status.ts, protocols/ftp/replies.ts, ...). `message` is safe to
+// show a client and says what to do; `detail` (paths on disk, errno, stack) goes to the log only.
+
+export const ERROR_KINDS = [
+  'not-found',
+  'exists',
+  'permission-denied',
+  'not-a-directory',
+  'is-a-directory',
+  'not-empty',
+  'invalid-path',
+  'invalid-argument',
+  'quota-exceeded',
+  'no-space',
+  'unsupported',
+  'subsystem-denied',
+  'io',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export class FerryError extends Error {
+  readonly kind: ErrorKind;
+  /** For the log only: never sent to a client (may hold physical paths, errno, causes). */
+  readonly detail: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, options: { detail?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FerryError';
+    this.kind = kind;
+    this.detail = options.detail;
+  }
+}
+
+export function isFerryError(error: unknown): error is FerryError {
+  return error instanceof FerryError;
+}

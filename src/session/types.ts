@@ -1,0 +1,85 @@
+// The protocol-neutral Session API. Every protocol handler (SFTP, SCP, FTP, HTTP) translates its
+// wire format into these calls and nothing else: permissions, overrides, virtual folders, path
+// confinement, quotas and events are enforced behind this interface, once for all protocols.
+//
+// Paths are virtual, POSIX, as the client sent them (relative ones resolve against "/", the
+// user's root). Every method throws FerryError (session/errors.ts) on failure.
+import type { Readable, Writable } from 'node:stream';
+import type { Subsystem } from '../config/model/permissions.ts';
+import type { User } from '../config/model/user.ts';
+import type { EntryInfo, OpenReadOptions, OpenWriteOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
+
+export interface ConnectionInfo {
+  /** Unique per connection; appears in every log line of the connection. */
+  readonly connectionId: string;
+  readonly siteId: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+export interface SessionStat extends EntryInfo {
+  /** The normalized virtual path that was resolved. */
+  readonly path: string;
+}
+
+/** How an SFTP-style open wants the file. */
+export interface OpenFlags {
+  readonly read?: boolean;
+  readonly write?: boolean;
+  readonly create?: boolean;
+  readonly truncate?: boolean;
+  readonly exclusive?: boolean;
+  readonly append?: boolean;
+}
+
+/**
+ * A random-access handle (SFTP). Built over the driver's streams: sequential reads and writes
+ * reuse one stream (writes are coalesced into large chunks); a jump reopens at the new offset.
+ */
+export interface OpenFile {
+  readonly path: string;
+  /** Up to `length` bytes at `offset`; an empty buffer means end of file. */
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<void>;
+  stat(): Promise<SessionStat>;
+  setStat(changes: SetStatChanges): Promise<void>;
+  /** Flushes coalesced writes and asks the storage to persist them. */
+  sync(): Promise<void>;
+  /** Flushes, closes, logs the transfer. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type ChecksumAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512' | 'crc32';
+
+export interface Session {
+  readonly id: string;
+  readonly user: User;
+  readonly connection: ConnectionInfo;
+  /** Normalizes a client path to the canonical virtual absolute path (no I/O beyond checks). */
+  realpath(path: string): Promise<string>;
+  /** Follows symlinks unless `follow` is false (lstat). */
+  stat(path: string, options?: { follow?: boolean }): Promise<SessionStat>;
+  /** Directory entries, virtual folders mounted below `path` included. Needs dirList. */
+  list(path: string): AsyncIterable<EntryInfo>;
+  open(path: string, flags: OpenFlags): Promise<OpenFile>;
+  /** Whole-stream download (SCP, FTP, HTTP). Needs fileGet. Logged as one transfer on end. */
+  openRead(path: string, options?: OpenReadOptions): Promise<Readable>;
+  /** Whole-stream upload. Needs filePut (new file) or fileModify (existing, offset > 0). */
+  openWrite(path: string, options?: OpenWriteOptions): Promise<Writable>;
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  rename(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
+  setStat(path: string, changes: SetStatChanges): Promise<void>;
+  readlink(path: string): Promise<string>;
+  symlink(target: string, path: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  statvfs(path: string): Promise<SpaceInfo>;
+  checksum(path: string, algorithm: ChecksumAlgorithm, range?: { offset: number; length: number }): Promise<Buffer>;
+  /** May the user use this subsystem at all? Checked by protocols before serving it. */
+  allows(subsystem: Subsystem): boolean;
+  /** Ends the session: closes open files (in-flight writes flushed), logs the logout. */
+  close(): Promise<void>;
+}
