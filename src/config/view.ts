@@ -33,16 +33,37 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Own-property lookup: `site('constructor')` must not find Object.prototype's. */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+function byKey<T>(record: Readonly<Record<string, T>>): T[] {
+  // Sorted so every replica lists the same entities in the same order, whatever history
+  // (or snapshot) built its state.
+  return Object.keys(record)
+    .sort()
+    .map((key) => record[key] as T);
+}
+
 export function createView(state: ConfigState): ConfigView {
   const frozen = deepFreeze(structuredClone(state));
-  const sites = Object.values(frozen.sites);
-  return {
+  const sites = Object.freeze(byKey(frozen.sites));
+  const usersBySite = new Map<string, User[]>();
+  for (const user of byKey(frozen.users)) {
+    const list = usersBySite.get(user.siteId) ?? [];
+    list.push(user);
+    usersBySite.set(user.siteId, list);
+  }
+  for (const list of usersBySite.values()) Object.freeze(list);
+  const none: readonly User[] = Object.freeze([]);
+  return Object.freeze({
     revision: frozen.appliedIndex,
     settings: frozen.settings,
-    site: (id) => frozen.sites[id],
+    site: (id: string) => own(frozen.sites, id),
     sites: () => sites,
-    user: (siteId, username) => frozen.users[userKey(siteId, username)],
-    users: (siteId) => Object.values(frozen.users).filter((user) => user.siteId === siteId),
-    vfs: (id) => frozen.vfs[id],
-  };
+    user: (siteId: string, username: string) => own(frozen.users, userKey(siteId, username)),
+    users: (siteId: string) => usersBySite.get(siteId) ?? none,
+    vfs: (id: string) => own(frozen.vfs, id),
+  });
 }

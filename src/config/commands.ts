@@ -1,0 +1,79 @@
+// The typed commands that produce all configuration. A command is what a proposer (admin API,
+// CLI, first start) wants to happen; `validate` checks it against the current state before it
+// is appended to the log and `apply` replays it, deterministically, on every replica.
+// Ids and timestamps live in the envelope because `apply` may not invent them.
+import type { GlobalSettings } from './model/settings.ts';
+import type { Site } from './model/site.ts';
+import type { User } from './model/user.ts';
+import type { VfsProfile } from './model/vfs-profile.ts';
+import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
+import { arr, check, fieldPath, int, isPlainObject, obj, str } from './schema.ts';
+import type { Shape, ValidationError } from './schema.ts';
+
+export interface CommandEnvelope {
+  /** Chosen by the proposer (`newId()` from ids.ts); unique per command. */
+  readonly id: string;
+  /** Milliseconds since the epoch on the proposer's clock; `apply` never reads a clock. */
+  readonly at: number;
+  /** Who asked: `cli`, `system`, `admin:<name>` ... (audit trail). */
+  readonly actor: string;
+}
+
+export type CommandBody =
+  | { readonly type: 'settings.update'; readonly settings: Partial<GlobalSettings> }
+  | { readonly type: 'site.put'; readonly site: Site }
+  | { readonly type: 'site.delete'; readonly siteId: string }
+  | { readonly type: 'vfs.put'; readonly vfs: VfsProfile }
+  | { readonly type: 'vfs.delete'; readonly vfsId: string }
+  | { readonly type: 'user.put'; readonly user: User }
+  | { readonly type: 'user.delete'; readonly siteId: string; readonly username: string }
+  | {
+      readonly type: 'users.import';
+      readonly siteId: string;
+      /** New users only: importing over an existing user is refused (all or nothing). */
+      readonly users: readonly User[];
+      /** VFS profiles created together with the users (CSV `--makevfs`). */
+      readonly vfs: readonly VfsProfile[];
+    };
+
+export type Command = CommandEnvelope & CommandBody;
+export type CommandType = CommandBody['type'];
+
+const ENVELOPE: Record<string, Shape> = {
+  id: str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, hint: 'must be 1-64 letters, digits, "_" or "-" (use newId())' }),
+  at: int(0, 8_640_000_000_000_000),
+  actor: str({ min: 1, max: 256, line: true }),
+};
+
+const BODIES: Readonly<Record<CommandType, Record<string, Shape>>> = {
+  'settings.update': { settings: SETTINGS_PATCH_SHAPE },
+  'site.put': { site: SITE_SHAPE },
+  'site.delete': { siteId: ID },
+  'vfs.put': { vfs: VFS_SHAPE },
+  'vfs.delete': { vfsId: ID },
+  'user.put': { user: USER_SHAPE },
+  'user.delete': { siteId: ID, username: str({ min: 1, max: 64, line: true }) },
+  'users.import': { siteId: ID, users: arr(USER_SHAPE, LIMITS.importUsers), vfs: arr(VFS_SHAPE, LIMITS.importUsers) },
+};
+
+export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];
+
+const SHAPES = new Map<string, Shape>(
+  COMMAND_TYPES.map((type) => [type, obj({ ...ENVELOPE, type: () => undefined, ...BODIES[type] })]),
+);
+
+/** Structural check of a command of unknown origin (decoded bytes, API input). */
+export function checkCommandShape(value: unknown): ValidationError[] {
+  if (!isPlainObject(value)) return [{ path: '', message: 'a command must be a JSON object' }];
+  const type = value.type;
+  const shape = typeof type === 'string' ? SHAPES.get(type) : undefined;
+  if (!shape) {
+    return [{ path: fieldPath('', 'type'), message: `must be one of ${COMMAND_TYPES.join(', ')}` }];
+  }
+  return check(shape, value);
+}
+
+/** Narrows after `checkCommandShape` returned no errors. */
+export function isCommand(value: unknown): value is Command {
+  return checkCommandShape(value).length === 0;
+}

@@ -1,0 +1,90 @@
+// Structural shapes (types, bounds, no unknown fields) of every config entity. Semantic rules
+// that need the state (references, uniqueness) live in validate.ts.
+import { AUTH_METHODS } from './model/user.ts';
+import { arr, bool, int, obj, oneOf, record, str } from './schema.ts';
+import type { Shape } from './schema.ts';
+
+/** Site and VFS ids: letters, digits, '_' and '-' (KSUID-like ids of other products fit). */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const ID = str({
+  min: 1,
+  max: 64,
+  pattern: ID_PATTERN,
+  hint: 'must be 1-64 letters, digits, "_" or "-", starting with a letter or digit',
+});
+
+/** Bounds that keep one command (and one snapshot) a sane size. */
+export const LIMITS = {
+  name: 128,
+  description: 1024,
+  path: 4096,
+  /** users.import carries at most this many users; split larger files. */
+  importUsers: 20_000,
+  authorizedKeys: 256,
+  authorizedKeyLength: 16_384,
+  folders: 1024,
+  bindings: 16,
+  hostKeys: 8,
+  algorithms: 64,
+  greeting: 200,
+  banner: 8192,
+  entities: 1_000_000,
+} as const;
+
+const NAME = str({ min: 1, max: LIMITS.name, line: true });
+const PATH = str({ min: 1, max: LIMITS.path, line: true });
+const NAME_LIST = arr(str({ min: 1, max: 64, line: true }), 64);
+
+const ALGORITHM = str({
+  min: 1,
+  max: 128,
+  pattern: /^[A-Za-z0-9@._+-]+$/,
+  hint: 'must be an SSH algorithm name as listed by `ssh -Q` (letters, digits, @ . _ + -)',
+});
+const ALGORITHMS = arr(ALGORITHM, LIMITS.algorithms);
+
+export const SETTINGS_SHAPE: Shape = obj({ serverName: NAME });
+export const SETTINGS_PATCH_SHAPE: Shape = obj({ serverName: NAME }, ['serverName']);
+
+export const SITE_SHAPE: Shape = obj({
+  id: ID,
+  name: NAME,
+  enabled: bool(),
+  bindings: arr(obj({ protocol: oneOf(['ssh']), host: str({ min: 1, max: 253, line: true }), port: int(0, 65535) }), LIMITS.bindings),
+  hostKeys: arr(
+    obj({
+      algorithm: str({ min: 1, max: 64, line: true }),
+      publicKey: str({ min: 1, max: 16_384, line: true }),
+      privateKeyEncrypted: str({ min: 1, max: 65_536, line: true }),
+    }),
+    LIMITS.hostKeys,
+  ),
+  sshAlgorithms: obj({ kex: ALGORITHMS, serverHostKey: ALGORITHMS, cipher: ALGORITHMS, hmac: ALGORITHMS, compress: ALGORITHMS }),
+  greeting: str({ max: LIMITS.greeting, line: true }),
+  banner: str({ max: LIMITS.banner }),
+});
+
+export const VFS_SHAPE: Shape = obj({ id: ID, name: NAME, kind: oneOf(['disk']), target: PATH });
+
+export const USER_SHAPE: Shape = obj({
+  username: str({ min: 1, max: 64, line: true }),
+  siteId: ID,
+  enabled: bool(),
+  description: str({ max: LIMITS.description, line: true }),
+  passwordHash: str({ max: 512, line: true }),
+  authorizedKeys: arr(str({ min: 1, max: LIMITS.authorizedKeyLength, line: true }), LIMITS.authorizedKeys),
+  authMethods: arr(oneOf(AUTH_METHODS), AUTH_METHODS.length),
+  subsystems: NAME_LIST,
+  permissions: NAME_LIST,
+  homeVfsId: ID,
+  virtualFolders: arr(obj({ path: PATH, vfsId: ID, permissions: NAME_LIST }), LIMITS.folders),
+  permissionOverrides: arr(obj({ path: PATH, permissions: NAME_LIST }), LIMITS.folders),
+});
+
+export const STATE_SHAPE: Shape = obj({
+  appliedIndex: int(0, Number.MAX_SAFE_INTEGER),
+  settings: SETTINGS_SHAPE,
+  sites: record(SITE_SHAPE, LIMITS.entities),
+  users: record(USER_SHAPE, LIMITS.entities),
+  vfs: record(VFS_SHAPE, LIMITS.entities),
+});

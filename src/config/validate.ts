@@ -1,0 +1,242 @@
+// Semantic validation of a command against the state it would apply to. Run before a command is
+// proposed (so the caller hears what to fix) and again inside `apply` (the state may have moved
+// on between the two). Pure: no clock, no I/O.
+import { isIP } from 'node:net';
+import type { Command } from './commands.ts';
+import { checkCommandShape } from './commands.ts';
+import { isPermission, isSubsystem, PERMISSIONS, SUBSYSTEMS } from './model/permissions.ts';
+import type { Site } from './model/site.ts';
+import type { User } from './model/user.ts';
+import type { VfsProfile } from './model/vfs-profile.ts';
+import { fieldPath } from './schema.ts';
+import type { ValidationError } from './schema.ts';
+import { isSealed } from './sealed.ts';
+import type { ConfigState } from './state.ts';
+import { userKey } from './state.ts';
+
+export type { ValidationError } from './schema.ts';
+
+/**
+ * Usernames expand into paths (`{{username}}`) and shell-adjacent tooling, so they start with a
+ * letter or digit: no `.`/`..` names, no leading `-`.
+ */
+export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const PHC_ARGON2ID = /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,10}\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
+const AUTHORIZED_KEY = /^[a-z0-9@.-]{3,64} [A-Za-z0-9+/]{16,}={0,3}( [^\r\n]*)?$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+type Errors = ValidationError[];
+
+export function validate(state: ConfigState, command: Command): readonly ValidationError[] {
+  const shapeErrors = checkCommandShape(command);
+  if (shapeErrors.length > 0) return shapeErrors;
+  const errors: Errors = [];
+  switch (command.type) {
+    case 'settings.update':
+      break;
+    case 'site.put':
+      checkSite(state, command.site, 'site', errors);
+      break;
+    case 'site.delete':
+      checkSiteDelete(state, command.siteId, errors);
+      break;
+    case 'vfs.put':
+      checkVfs(command.vfs, 'vfs', errors);
+      break;
+    case 'vfs.delete':
+      checkVfsDelete(state, command.vfsId, errors);
+      break;
+    case 'user.put':
+      checkUser(state, command.user, 'user', errors, new Set());
+      break;
+    case 'user.delete':
+      if (!state.users[userKey(command.siteId, command.username)]) {
+        errors.push({ path: 'username', message: `no user '${command.username}' in site '${command.siteId}'; check the name and site` });
+      }
+      break;
+    case 'users.import':
+      checkImport(state, command, errors);
+      break;
+  }
+  return errors;
+}
+
+/** A POSIX, root-based, normalized path below `/` (virtual folders, overrides). */
+export function subPathProblem(path: string): string | undefined {
+  if (path.includes('\\')) return 'must use "/" as separator, never "\\"';
+  if (!path.startsWith('/')) return `must be root-based: start with "/" (e.g. /${path})`;
+  if (path === '/') return 'must name a folder below "/", not the root itself';
+  return normalizedProblem(path);
+}
+
+function normalizedProblem(path: string): string | undefined {
+  if (path.length > 1 && path.endsWith('/')) return `must not end with "/" (write ${path.replace(/\/+$/, '') || '/'})`;
+  for (const segment of path.slice(1).split('/')) {
+    if (segment === '') return 'must not contain empty segments ("//")';
+    if (segment === '.' || segment === '..') return 'must be normalized: no "." or ".." segments';
+  }
+  return undefined;
+}
+
+/** A disk VFS target: an absolute, normalized directory path on the node. */
+export function diskTargetProblem(target: string): string | undefined {
+  if (target.includes('\\')) return 'must be a POSIX path using "/", never "\\"';
+  if (!target.startsWith('/')) return `must be an absolute directory path (e.g. /srv/ferry/${target})`;
+  return target === '/' ? undefined : normalizedProblem(target);
+}
+
+function checkSite(state: ConfigState, site: Site, path: string, errors: Errors): void {
+  const seen = new Set<string>();
+  site.bindings.forEach((binding, index) => {
+    const at = fieldPath(fieldPath(path, 'bindings'), index);
+    if (isIP(binding.host) === 0 && !HOSTNAME.test(binding.host)) {
+      errors.push({ path: fieldPath(at, 'host'), message: `'${binding.host}' is not an IP address or host name; use e.g. 0.0.0.0, ::, 127.0.0.1 or a DNS name` });
+    }
+    const key = `${binding.protocol} ${binding.host} ${binding.port}`;
+    if (binding.port !== 0 && seen.has(key)) errors.push({ path: at, message: 'duplicates another binding of this site; remove one' });
+    seen.add(key);
+    const other = binding.port === 0 ? undefined : siteBoundTo(state, site.id, binding.host, binding.port);
+    if (other) errors.push({ path: fieldPath(at, 'port'), message: `port ${binding.port} on ${binding.host} is already bound by site '${other}'; choose another port or address` });
+  });
+  site.hostKeys.forEach((key, index) => {
+    if (!isSealed(key.privateKeyEncrypted)) {
+      errors.push({ path: `${path}.hostKeys[${index}].privateKeyEncrypted`, message: 'must be sealed with config/secrets (fsec1:...); a private key never enters the log in clear' });
+    }
+  });
+  for (const [name, list] of Object.entries(site.sshAlgorithms)) {
+    if (list.length === 0) errors.push({ path: `${path}.sshAlgorithms.${name}`, message: 'must list at least one algorithm (see DEFAULT_SSH_ALGORITHMS in config/initial.ts)' });
+  }
+}
+
+function siteBoundTo(state: ConfigState, siteId: string, host: string, port: number): string | undefined {
+  for (const other of Object.values(state.sites)) {
+    if (other.id === siteId) continue;
+    const clash = other.bindings.some((b) => b.port === port && (b.host === host || WILDCARDS.has(b.host) || WILDCARDS.has(host)));
+    if (clash) return other.id;
+  }
+  return undefined;
+}
+
+function checkSiteDelete(state: ConfigState, siteId: string, errors: Errors): void {
+  if (!state.sites[siteId]) {
+    errors.push({ path: 'siteId', message: `no site '${siteId}'; check the id` });
+    return;
+  }
+  const users = Object.values(state.users).filter((user) => user.siteId === siteId);
+  if (users.length > 0) errors.push({ path: 'siteId', message: `site '${siteId}' still has users (${nameUsers(users)}); delete them first` });
+}
+
+function checkVfs(vfs: VfsProfile, path: string, errors: Errors): void {
+  const problem = diskTargetProblem(vfs.target);
+  if (problem) errors.push({ path: fieldPath(path, 'target'), message: problem });
+}
+
+function checkVfsDelete(state: ConfigState, vfsId: string, errors: Errors): void {
+  if (!state.vfs[vfsId]) {
+    errors.push({ path: 'vfsId', message: `no VFS '${vfsId}'; check the id` });
+    return;
+  }
+  const users = Object.values(state.users).filter(
+    (user) => user.homeVfsId === vfsId || user.virtualFolders.some((folder) => folder.vfsId === vfsId),
+  );
+  if (users.length > 0) {
+    errors.push({ path: 'vfsId', message: `VFS '${vfsId}' is still used by ${nameUsers(users)}; point them at another VFS first` });
+  }
+}
+
+function nameUsers(users: readonly User[]): string {
+  const names = users.slice(0, 10).map((user) => `${user.siteId}/${user.username}`);
+  return users.length > 10 ? `${names.join(', ')} and ${users.length - 10} more` : names.join(', ');
+}
+
+/** `pendingVfs`: VFS ids created by the same command (users.import). */
+function checkUser(state: ConfigState, user: User, path: string, errors: Errors, pendingVfs: ReadonlySet<string>): void {
+  const push = (field: string, message: string) => errors.push({ path: fieldPath(path, field), message });
+  if (!USERNAME_PATTERN.test(user.username)) {
+    push('username', 'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit (no spaces)');
+  }
+  if (!state.sites[user.siteId]) push('siteId', `no site '${user.siteId}'; create the site first or fix the id`);
+  if (user.passwordHash !== '' && !PHC_ARGON2ID.test(user.passwordHash)) {
+    push('passwordHash', 'must be an argon2id PHC string from hashPassword() (never a clear password), or empty for none');
+  }
+  user.authorizedKeys.forEach((line, index) => {
+    if (!AUTHORIZED_KEY.test(line)) push(`authorizedKeys[${index}]`, 'must be one OpenSSH public key line: "<type> <base64> [comment]"');
+  });
+  checkUnique(user.authMethods, `${path}.authMethods`, errors);
+  checkNames(user.subsystems, `${path}.subsystems`, isSubsystem, SUBSYSTEMS, 'subsystem', errors);
+  checkNames(user.permissions, `${path}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
+  const vfsExists = (id: string) => Boolean(state.vfs[id]) || pendingVfs.has(id);
+  if (!vfsExists(user.homeVfsId)) push('homeVfsId', `no VFS '${user.homeVfsId}'; create it first or use an existing VFS id`);
+  checkFolders(user, path, vfsExists, errors);
+}
+
+function checkFolders(user: User, path: string, vfsExists: (id: string) => boolean, errors: Errors): void {
+  const folderPaths = new Set<string>();
+  user.virtualFolders.forEach((folder, index) => {
+    const at = `${path}.virtualFolders[${index}]`;
+    checkSubPath(folder.path, `${at}.path`, folderPaths, 'virtual folder', errors);
+    if (!vfsExists(folder.vfsId)) errors.push({ path: `${at}.vfsId`, message: `no VFS '${folder.vfsId}'; create it first or use an existing VFS id` });
+    checkNames(folder.permissions, `${at}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
+  });
+  const overridePaths = new Set<string>();
+  user.permissionOverrides.forEach((override, index) => {
+    const at = `${path}.permissionOverrides[${index}]`;
+    checkSubPath(override.path, `${at}.path`, overridePaths, 'override', errors);
+    checkNames(override.permissions, `${at}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
+  });
+}
+
+function checkSubPath(path: string, at: string, seen: Set<string>, what: string, errors: Errors): void {
+  const problem = subPathProblem(path);
+  if (problem) errors.push({ path: at, message: problem });
+  else if (seen.has(path)) errors.push({ path: at, message: `another ${what} already uses ${path}; merge them` });
+  seen.add(path);
+}
+
+function checkNames(
+  names: readonly string[],
+  path: string,
+  valid: (name: string) => boolean,
+  all: readonly string[],
+  what: string,
+  errors: Errors,
+): void {
+  names.forEach((name, index) => {
+    if (!valid(name)) errors.push({ path: `${path}[${index}]`, message: `unknown ${what} '${name}'; valid ones: ${all.join(', ')}` });
+  });
+  checkUnique(names, path, errors);
+}
+
+function checkUnique(names: readonly string[], path: string, errors: Errors): void {
+  const seen = new Set<string>();
+  names.forEach((name, index) => {
+    if (seen.has(name)) errors.push({ path: `${path}[${index}]`, message: `'${name}' is listed twice; list it once` });
+    seen.add(name);
+  });
+}
+
+function checkImport(state: ConfigState, command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
+  if (!state.sites[command.siteId]) {
+    errors.push({ path: 'siteId', message: `no site '${command.siteId}'; import into an existing site id` });
+    return;
+  }
+  const pendingVfs = new Set<string>();
+  command.vfs.forEach((vfs, index) => {
+    const at = `vfs[${index}]`;
+    if (state.vfs[vfs.id] || pendingVfs.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' already exists; an import only creates new VFS profiles` });
+    pendingVfs.add(vfs.id);
+    checkVfs(vfs, at, errors);
+  });
+  const names = new Set<string>();
+  command.users.forEach((user, index) => {
+    const at = `users[${index}]`;
+    if (user.siteId !== command.siteId) errors.push({ path: `${at}.siteId`, message: `must be '${command.siteId}', the site being imported into` });
+    if (names.has(user.username)) errors.push({ path: `${at}.username`, message: `'${user.username}' appears twice in the import; keep one` });
+    else if (state.users[userKey(command.siteId, user.username)]) {
+      errors.push({ path: `${at}.username`, message: `user '${user.username}' already exists in site '${command.siteId}'; remove it from the import` });
+    }
+    names.add(user.username);
+    checkUser(state, user, at, errors, pendingVfs);
+  });
+}

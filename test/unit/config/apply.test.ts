@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { apply } from '../../../src/config/apply.ts';
+import { encodeSnapshot } from '../../../src/config/codec.ts';
+import type { Command } from '../../../src/config/commands.ts';
+import { initialState } from '../../../src/config/initial.ts';
+import type { ConfigState } from '../../../src/config/state.ts';
+import { createView } from '../../../src/config/view.ts';
+import { applyAll, command, populated, user, vfs } from './fixtures.ts';
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+test('apply is deterministic: the same state and entry give byte-identical results', () => {
+  const state = populated();
+  const entry = { index: state.appliedIndex + 1, term: 3, command: command({ type: 'user.put', user: user({ username: 'bob' }) }) };
+  const first = apply(state, entry);
+  const second = apply(structuredClone(state), structuredClone(entry));
+  assert.deepEqual(first, second);
+  assert.deepEqual(encodeSnapshot(first.state), encodeSnapshot(second.state));
+});
+
+test('apply never mutates its input state or command', () => {
+  const state = deepFreeze(populated());
+  const before = encodeSnapshot(state);
+  const cmd = deepFreeze(command({ type: 'users.import', siteId: 'default', users: [user({ username: 'bob' })], vfs: [vfs({ id: 'v2' })] }));
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: cmd });
+  assert.equal(outcome.result.ok, true);
+  assert.deepEqual(encodeSnapshot(state), before);
+  assert.ok(outcome.state.users['default/bob']);
+});
+
+test('the applied state does not share objects with the command', () => {
+  const body = user({ username: 'carol' });
+  const state = applyAll([command({ type: 'user.put', user: body })], populated());
+  (body.permissions as string[]).push('fileDelete');
+  assert.deepEqual(state.users['default/carol']!.permissions, ['dirList', 'fileGet']);
+});
+
+test('a refused command changes nothing but the applied index', () => {
+  const state = populated();
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: command({ type: 'vfs.delete', vfsId: 'home' }) });
+  assert.equal(outcome.result.ok, false);
+  assert.equal(outcome.state.appliedIndex, state.appliedIndex + 1);
+  assert.deepEqual({ ...outcome.state, appliedIndex: 0 }, { ...state, appliedIndex: 0 });
+});
+
+test('apply re-validates: a command valid when proposed is refused if the state moved on', () => {
+  const state = populated();
+  const putBob = command({ type: 'user.put', user: user({ username: 'bob', homeVfsId: 'shared', virtualFolders: [] }) });
+  // Between validation and commit, another entry deleted alice and then the VFS bob needs.
+  const moved = applyAll([command({ type: 'user.delete', siteId: 'default', username: 'alice' }), command({ type: 'vfs.delete', vfsId: 'shared' })], state);
+  const outcome = apply(moved, { index: moved.appliedIndex + 1, term: 1, command: putBob });
+  assert.equal(outcome.result.ok, false);
+  assert.ok(!outcome.result.ok && outcome.result.errors.some((error) => error.path === 'user.homeVfsId'));
+  assert.equal(outcome.state.users['default/bob'], undefined);
+});
+
+test('an entry at or below the applied index is refused and leaves the state as it is', () => {
+  const state = populated();
+  const outcome = apply(state, { index: state.appliedIndex, term: 1, command: command({ type: 'settings.update', settings: { serverName: 'x' } }) });
+  assert.equal(outcome.result.ok, false);
+  assert.equal(outcome.state, state);
+});
+
+test('users.import is all-or-nothing', () => {
+  const state = populated();
+  const cmd = command({ type: 'users.import', siteId: 'default', users: [user({ username: 'bob' }), user({ username: 'Bad Name' })], vfs: [vfs({ id: 'v9' })] });
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: cmd });
+  assert.equal(outcome.result.ok, false);
+  assert.equal(outcome.state.users['default/bob'], undefined);
+  assert.equal(outcome.state.vfs['v9'], undefined);
+});
+
+test('every command type applies and the view reflects it', () => {
+  const commands: Command[] = [
+    command({ type: 'settings.update', settings: { serverName: 'Harbour' } }),
+    command({ type: 'user.put', user: user({ username: 'bob', description: 'Bob' }) }),
+    command({ type: 'user.delete', siteId: 'default', username: 'alice' }),
+    command({ type: 'users.import', siteId: 'default', users: [user({ username: 'zed', homeVfsId: 'v3', virtualFolders: [] })], vfs: [vfs({ id: 'v3', target: '/home/zed' })] }),
+  ];
+  const state: ConfigState = applyAll(commands, populated());
+  const view = createView(state);
+  assert.equal(view.settings.serverName, 'Harbour');
+  assert.equal(view.user('default', 'alice'), undefined);
+  assert.deepEqual(view.users('default').map((u) => u.username), ['bob', 'zed']);
+  assert.equal(view.vfs('v3')?.target, '/home/zed');
+  assert.equal(view.site('constructor'), undefined);
+  assert.ok(Object.isFrozen(view.user('default', 'bob')!.permissions));
+  const cleared = applyAll([
+    command({ type: 'user.delete', siteId: 'default', username: 'bob' }),
+    command({ type: 'user.delete', siteId: 'default', username: 'zed' }),
+    command({ type: 'site.delete', siteId: 'default' }),
+    command({ type: 'vfs.delete', vfsId: 'v3' }),
+  ], state);
+  assert.deepEqual(Object.keys(cleared.sites), []);
+  assert.equal(cleared.appliedIndex, initialState().appliedIndex + 12);
+});

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CommandBody } from '../../../src/config/commands.ts';
+import { initialState } from '../../../src/config/initial.ts';
+import type { ConfigState } from '../../../src/config/state.ts';
+import { validate } from '../../../src/config/validate.ts';
+import { command, populated, site, user, vfs } from './fixtures.ts';
+
+function errorsOf(state: ConfigState, body: CommandBody): { path: string; message: string }[] {
+  return [...validate(state, command(body))];
+}
+
+function assertRefused(state: ConfigState, body: CommandBody, path: string, pattern: RegExp): void {
+  const errors = errorsOf(state, body);
+  const hit = errors.find((error) => error.path === path && pattern.test(error.message));
+  assert.ok(hit, `expected an error at ${path} matching ${pattern}, got ${JSON.stringify(errors)}`);
+}
+
+test('a valid user, site and VFS pass validation', () => {
+  const state = populated();
+  assert.deepEqual(errorsOf(state, { type: 'user.put', user: user({ username: 'bob' }) }), []);
+  assert.deepEqual(errorsOf(state, { type: 'site.put', site: site({ id: 'other', bindings: [{ protocol: 'ssh', host: '127.0.0.1', port: 2223 }] }) }), []);
+  assert.deepEqual(errorsOf(state, { type: 'vfs.put', vfs: vfs({ id: 'new' }) }), []);
+});
+
+test('usernames must be lowercase without spaces and at most 64 characters', () => {
+  const state = populated();
+  for (const username of ['Alice', 'al ice', 'a'.repeat(65), '..', '-rf', 'al/ice', '']) {
+    const errors = errorsOf(state, { type: 'user.put', user: user({ username }) });
+    assert.ok(errors.some((error) => error.path === 'user.username'), `${JSON.stringify(username)} was accepted`);
+  }
+  for (const username of ['third_user', 'a.b-c', '0', 'x'.repeat(64)]) {
+    assert.deepEqual(errorsOf(state, { type: 'user.put', user: user({ username }) }), [], username);
+  }
+});
+
+test('unknown subsystems and permissions are refused with the valid names listed', () => {
+  const state = populated();
+  const bad = user({ subsystems: ['ssh2_sftp', 'telnet'] as never, permissions: ['dirList', 'fileWrite'] as never });
+  const errors = errorsOf(state, { type: 'user.put', user: bad });
+  assert.ok(errors.some((e) => e.path === 'user.subsystems[1]' && /unknown subsystem 'telnet'.*ssh2_shell/.test(e.message)));
+  assert.ok(errors.some((e) => e.path === 'user.permissions[1]' && /unknown permission 'fileWrite'.*fileEditMetadata/.test(e.message)));
+});
+
+test('a permission listed twice is refused', () => {
+  assertRefused(populated(), { type: 'user.put', user: user({ permissions: ['dirList', 'dirList'] }) }, 'user.permissions[1]', /twice/);
+});
+
+test('virtual folder and override paths must be root-based and normalized', () => {
+  const state = populated();
+  const cases: [string, RegExp][] = [
+    ['shared', /root-based/],
+    ['/', /below "\/"/],
+    ['/a/../b', /normalized/],
+    ['/a/./b', /normalized/],
+    ['/a//b', /empty segments/],
+    ['/a/', /end with/],
+    ['/a\\b', /separator/],
+    ['/a\u0000b', /control characters/],
+  ];
+  for (const [path, pattern] of cases) {
+    const folders = [{ path, vfsId: 'shared', permissions: ['dirList' as const] }];
+    assertRefused(state, { type: 'user.put', user: user({ virtualFolders: folders }) }, 'user.virtualFolders[0].path', pattern);
+    const overrides = [{ path, permissions: ['dirList' as const] }];
+    assertRefused(state, { type: 'user.put', user: user({ permissionOverrides: overrides }) }, 'user.permissionOverrides[0].path', pattern);
+  }
+});
+
+test('two virtual folders on the same path are refused', () => {
+  const folders = [
+    { path: '/x', vfsId: 'shared', permissions: ['dirList' as const] },
+    { path: '/x', vfsId: 'home', permissions: ['dirList' as const] },
+  ];
+  assertRefused(populated(), { type: 'user.put', user: user({ virtualFolders: folders }) }, 'user.virtualFolders[1].path', /already uses/);
+});
+
+test('a user must reference an existing site, home VFS and folder VFS', () => {
+  const state = populated();
+  assertRefused(state, { type: 'user.put', user: user({ siteId: 'nosite' }) }, 'user.siteId', /no site 'nosite'/);
+  assertRefused(state, { type: 'user.put', user: user({ homeVfsId: 'missing' }) }, 'user.homeVfsId', /no VFS 'missing'/);
+  const folders = [{ path: '/x', vfsId: 'gone', permissions: [] }];
+  assertRefused(state, { type: 'user.put', user: user({ virtualFolders: folders }) }, 'user.virtualFolders[0].vfsId', /no VFS 'gone'/);
+});
+
+test('a clear-text password in passwordHash is refused', () => {
+  assertRefused(populated(), { type: 'user.put', user: user({ passwordHash: 'hunter2' }) }, 'user.passwordHash', /argon2id PHC/);
+  assert.deepEqual(errorsOf(populated(), { type: 'user.put', user: user({ passwordHash: '' }) }), []);
+});
+
+test('malformed authorized keys are refused', () => {
+  assertRefused(populated(), { type: 'user.put', user: user({ authorizedKeys: ['not a key'] }) }, 'user.authorizedKeys[0]', /OpenSSH public key/);
+});
+
+test('a disk VFS target must be an absolute normalized path', () => {
+  for (const target of ['relative/dir', 'C:\\data', '/srv/../etc', '/srv/']) {
+    const errors = errorsOf(initialState(), { type: 'vfs.put', vfs: vfs({ target }) });
+    assert.ok(errors.some((error) => error.path === 'vfs.target'), target);
+  }
+});
+
+test('deleting a VFS still used by users is refused and names the users', () => {
+  const errors = errorsOf(populated(), { type: 'vfs.delete', vfsId: 'shared' });
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!.message, /still used by default\/alice/);
+  assertRefused(populated(), { type: 'vfs.delete', vfsId: 'nope' }, 'vfsId', /no VFS/);
+});
+
+test('deleting a site that still has users is refused', () => {
+  assertRefused(populated(), { type: 'site.delete', siteId: 'default' }, 'siteId', /still has users \(default\/alice\)/);
+});
+
+test('site bindings need a valid host and a port no other site holds', () => {
+  const state = populated();
+  const badHost = site({ bindings: [{ protocol: 'ssh', host: 'bad host!', port: 22 }] });
+  assertRefused(state, { type: 'site.put', site: badHost }, 'site.bindings[0].host', /not an IP address or host name/);
+  const badPort = site({ bindings: [{ protocol: 'ssh', host: '::', port: 70000 }] });
+  assertRefused(state, { type: 'site.put', site: badPort }, 'site.bindings[0].port', /between 0 and 65535/);
+  const clash = site({ id: 'second', bindings: [{ protocol: 'ssh', host: '0.0.0.0', port: 2222 }] });
+  assertRefused(state, { type: 'site.put', site: clash }, 'site.bindings[0].port', /already bound by site 'default'/);
+});
+
+test('a host private key in clear is refused', () => {
+  const clear = site({ hostKeys: [{ algorithm: 'ssh-ed25519', publicKey: 'x', privateKeyEncrypted: '-----BEGIN OPENSSH PRIVATE KEY-----' }] });
+  assertRefused(populated(), { type: 'site.put', site: clear }, 'site.hostKeys[0].privateKeyEncrypted', /sealed/);
+});
+
+test('unknown fields and wrong types are refused by path', () => {
+  const state = populated();
+  const extra = { ...user(), isAdmin: true };
+  assertRefused(state, { type: 'user.put', user: extra }, 'user.isAdmin', /not a known field/);
+  assertRefused(state, { type: 'user.put', user: { ...user(), enabled: 'yes' as never } }, 'user.enabled', /true or false/);
+  const errors = [...validate(state, { type: 'nope' } as never)];
+  assert.equal(errors[0]!.path, 'type');
+});
+
+test('deleting a user that does not exist is refused', () => {
+  assertRefused(populated(), { type: 'user.delete', siteId: 'default', username: 'bob' }, 'username', /no user 'bob'/);
+});
+
+test('an import refuses existing users, duplicates and VFS ids that exist', () => {
+  const state = populated();
+  const body: CommandBody = {
+    type: 'users.import',
+    siteId: 'default',
+    users: [user({ virtualFolders: [] }), user({ username: 'bob', homeVfsId: 'newvfs' }), user({ username: 'bob' })],
+    vfs: [vfs({ id: 'newvfs', target: '/home/bob' }), vfs({ id: 'home' })],
+  };
+  const errors = errorsOf(state, body);
+  assert.ok(errors.some((e) => e.path === 'users[0].username' && /already exists/.test(e.message)));
+  assert.ok(errors.some((e) => e.path === 'users[2].username' && /twice/.test(e.message)));
+  assert.ok(errors.some((e) => e.path === 'vfs[1].id' && /already exists/.test(e.message)));
+  assert.ok(!errors.some((e) => e.path === 'users[1].homeVfsId'), 'a VFS created by the same import counts as existing');
+});
