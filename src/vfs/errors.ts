@@ -1,6 +1,6 @@
 // Error kinds of the protocol-neutral core. They live in vfs/ (the lowest layer that raises them:
-// drivers throw them too) and are re-exported by session/errors.ts, the name protocols import. Each protocol edge maps a kind to its own wire code
-// in one table (protocols/ssh/status.ts, protocols/ftp/replies.ts, ...). `message` is safe to
+// drivers throw them too) and session/errors.ts re-exports them. Each protocol edge maps a kind
+// to its own wire code in one table (protocols/ssh/status.ts, protocols/ftp/replies.ts, ...). `message` is safe to
 // show a client and says what to do; `detail` (paths on disk, errno, stack) goes to the log only.
 
 export const ERROR_KINDS = [

@@ -79,6 +79,14 @@ export interface VfsDriver {
   readonly capabilities: Capabilities;
   /** lstat semantics: a symlink is reported as a symlink. */
   stat(path: string): Promise<EntryInfo>;
+  /**
+   * The path with every symlink resolved (canonical, within the root). The last component need
+   * not exist (then it is kept as is, after its parent is resolved); a link that leaves the root
+   * fails with `permission-denied`. Drivers without symlinks return the path unchanged. The
+   * Session evaluates permission overrides on this path, so a link cannot borrow the
+   * permissions of the place it sits in.
+   */
+  realpath(path: string): Promise<string>;
   list(path: string): AsyncIterable<EntryInfo>;
   openRead(path: string, options?: OpenReadOptions): Promise<Readable>;
   /**

@@ -1,0 +1,380 @@
+// The disk driver: a VfsDriver over one directory of the node's file system (local disk or a
+// shared NFS/SMB mount in a cluster). Confinement on the storage: see local-resolve.ts.
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import nodePath from 'node:path';
+import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { FerryError } from '../errors.ts';
+import { assertDriverPath, baseName, isValidName, joinPath } from '../path.ts';
+import type {
+  Capabilities,
+  EntryInfo,
+  EntryType,
+  OpenReadOptions,
+  OpenWriteOptions,
+  SetStatChanges,
+  SpaceInfo,
+  VfsDriver,
+} from '../vfs.ts';
+import { errnoOf, mapFsError } from './fs-errors.ts';
+import { driverPathOf, escapeError, isBeneath, resolveBeneath, verifyHandle } from './local-resolve.ts';
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+// O_NONBLOCK: opening a FIFO planted in a user's folder must not park a libuv thread forever;
+// it has no effect on regular files, and anything but a regular file is refused after fstat.
+const OPEN_READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const OPEN_WRITE = O_WRONLY | O_NOFOLLOW | O_NONBLOCK;
+
+/** Read-ahead of one read stream; SFTP clients ask for 32-256 KiB at a time. */
+const READ_CHUNK = 256 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function typeOf(stats: Stats): EntryType {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+function entryOf(name: string, stats: Stats): EntryInfo {
+  return { name, type: typeOf(stats), size: stats.size, mtimeMs: stats.mtimeMs, atimeMs: stats.atimeMs, mode: stats.mode & 0o777 };
+}
+
+function decodeName(raw: Buffer): string | undefined {
+  try {
+    const name = utf8.decode(raw);
+    return isValidName(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class LocalDriver implements VfsDriver {
+  readonly kind = 'disk';
+  readonly capabilities: Capabilities = {
+    writeAtOffset: true,
+    readAtOffset: true,
+    symlinks: true,
+    hardlinks: true,
+    chmod: true,
+    setTimes: true,
+    atomicRenameOverwrite: true,
+    statvfs: true,
+  };
+  readonly #configuredRoot: string;
+  /** realpath of the root, once it exists; every physical path is checked against it. */
+  #root: string | undefined;
+
+  constructor(root: string) {
+    if (!nodePath.isAbsolute(root) || nodePath.resolve(root) !== root || root === '/') {
+      throw new FerryError('invalid-argument', 'the storage location is misconfigured; ask your administrator', {
+        detail: `disk VFS target must be an absolute normalized directory other than "/": ${JSON.stringify(root)}`,
+      });
+    }
+    this.#configuredRoot = root;
+  }
+
+  async #realRoot(): Promise<string> {
+    if (this.#root !== undefined) return this.#root;
+    let real: string;
+    try {
+      real = await fsp.realpath(this.#configuredRoot);
+      if (!(await fsp.stat(real)).isDirectory()) throw Object.assign(new Error('root is not a directory'), { code: 'ENOTDIR' });
+    } catch (error) {
+      throw mapFsError(error, this.#configuredRoot);
+    }
+    this.#root = real;
+    return real;
+  }
+
+  async #resolve(path: string, followLast: boolean): Promise<{ root: string; physical: string }> {
+    const root = await this.#realRoot();
+    return { root, physical: await resolveBeneath(root, path, followLast) };
+  }
+
+  async #openVerified(path: string, flags: number): Promise<{ handle: FileHandle; stats: Stats }> {
+    const { root, physical } = await this.#resolve(path, true);
+    let handle: FileHandle;
+    try {
+      handle = await fsp.open(physical, flags, 0o666);
+    } catch (error) {
+      // ELOOP under O_NOFOLLOW: the leaf became a symlink after the walk.
+      if (errnoOf(error) === 'ELOOP') throw escapeError(`${physical} swapped for a symlink`);
+      throw mapFsError(error, physical);
+    }
+    await verifyHandle(handle, root);
+    try {
+      return { handle, stats: await handle.stat() };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async #openFile(path: string, flags: number): Promise<FileHandle> {
+    const { handle, stats } = await this.#openVerified(path, flags);
+    if (stats.isFile()) return handle;
+    await handle.close().catch(() => {});
+    if (stats.isDirectory()) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
+    throw new FerryError('invalid-argument', 'not a regular file', { detail: path });
+  }
+
+  async stat(path: string): Promise<EntryInfo> {
+    const { physical } = await this.#resolve(path, false);
+    try {
+      return entryOf(baseName(path), await fsp.lstat(physical));
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async realpath(path: string): Promise<string> {
+    const { root, physical } = await this.#resolve(path, true);
+    return driverPathOf(root, physical);
+  }
+
+  async *list(path: string): AsyncIterable<EntryInfo> {
+    const { physical } = await this.#resolve(path, true);
+    let dir;
+    try {
+      dir = await fsp.opendir(physical, { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+    for await (const dirent of dir) {
+      // Names that are not valid UTF-8 or that the path rules refuse cannot be addressed by a
+      // client, so they are not shown (they were created behind Ferry's back).
+      const name = decodeName(dirent.name as unknown as Buffer);
+      if (name === undefined) continue;
+      try {
+        yield entryOf(name, await fsp.lstat(joinPath(physical, name)));
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw mapFsError(error, physical);
+      }
+    }
+  }
+
+  async openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
+    const start = options.offset ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(start) });
+    const handle = await this.#openFile(path, OPEN_READ);
+    if (options.length === 0) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    const end = options.length === undefined ? undefined : start + options.length - 1;
+    return handle.createReadStream({ start, end, highWaterMark: READ_CHUNK });
+  }
+
+  async openWrite(path: string, options: OpenWriteOptions = {}): Promise<Writable> {
+    const offset = options.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(offset) });
+    let flags = OPEN_WRITE;
+    if (options.exclusive) flags |= O_CREAT | O_EXCL;
+    else if (!options.mustExist) flags |= O_CREAT;
+    const handle = await this.#openFile(path, flags);
+    try {
+      // Truncation on the verified handle, never O_TRUNC before verification.
+      if (options.truncate && offset === 0) await handle.truncate(0);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw mapFsError(error, path);
+    }
+    return handle.createWriteStream({ start: offset, highWaterMark: 1024 * 1024 });
+  }
+
+  async mkdir(path: string): Promise<void> {
+    const { physical } = await this.#resolve(path, false);
+    try {
+      await fsp.mkdir(physical, 0o777);
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async mkdirp(path: string): Promise<void> {
+    assertDriverPath(path);
+    if (this.#root === undefined) {
+      try {
+        await fsp.mkdir(this.#configuredRoot, { recursive: true, mode: 0o777 });
+      } catch (error) {
+        throw mapFsError(error, this.#configuredRoot);
+      }
+    }
+    let current = '/';
+    for (const segment of path === '/' ? [] : path.slice(1).split('/')) {
+      current = joinPath(current, segment);
+      const { physical } = await this.#resolve(current, true);
+      try {
+        await fsp.mkdir(physical, 0o777);
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw mapFsError(error, physical);
+        const stats = await fsp.stat(physical).catch((e: unknown) => {
+          throw mapFsError(e, physical);
+        });
+        if (!stats.isDirectory()) throw new FerryError('not-a-directory', 'a component of the path is not a directory', { detail: physical });
+      }
+    }
+    await this.#realRoot();
+  }
+
+  async rmdir(path: string): Promise<void> {
+    if (path === '/') throw new FerryError('permission-denied', 'the root folder cannot be removed', { detail: path });
+    const { physical } = await this.#resolve(path, false);
+    try {
+      await fsp.rmdir(physical);
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { physical } = await this.#resolve(path, false);
+    try {
+      if ((await fsp.lstat(physical)).isDirectory()) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
+      await fsp.unlink(physical);
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async rename(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    if (from === '/' || to === '/') throw new FerryError('permission-denied', 'the root folder cannot be renamed', { detail: `${from} -> ${to}` });
+    const source = (await this.#resolve(from, false)).physical;
+    const target = (await this.#resolve(to, false)).physical;
+    try {
+      if (options.overwrite) return await fsp.rename(source, target);
+      await renameNoReplace(source, target);
+    } catch (error) {
+      throw mapFsError(error, `${source} -> ${target}`);
+    }
+  }
+
+  async setStat(path: string, changes: SetStatChanges): Promise<void> {
+    if (changes.size !== undefined) await this.#truncate(path, changes.size);
+    if (changes.mode === undefined && changes.mtimeMs === undefined && changes.atimeMs === undefined) return;
+    const { handle, stats } = await this.#openVerified(path, OPEN_READ);
+    try {
+      // Only the 0o777 bits: setuid/setgid/sticky are never set on behalf of a remote user.
+      if (changes.mode !== undefined) await handle.chmod(changes.mode & 0o777);
+      if (changes.mtimeMs !== undefined || changes.atimeMs !== undefined) {
+        await handle.utimes((changes.atimeMs ?? stats.atimeMs) / 1000, (changes.mtimeMs ?? stats.mtimeMs) / 1000);
+      }
+    } catch (error) {
+      throw mapFsError(error, path);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  async #truncate(path: string, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new FerryError('invalid-argument', 'invalid size', { detail: String(size) });
+    const handle = await this.#openFile(path, OPEN_WRITE);
+    try {
+      await handle.truncate(size);
+    } catch (error) {
+      throw mapFsError(error, path);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  async readlink(path: string): Promise<string> {
+    const { root, physical } = await this.#resolve(path, false);
+    let text: string;
+    try {
+      text = await fsp.readlink(physical);
+    } catch (error) {
+      if (errnoOf(error) === 'EINVAL') throw new FerryError('invalid-argument', 'not a symbolic link', { detail: physical });
+      throw mapFsError(error, physical);
+    }
+    // Shown as a virtual path: lexical resolution against the link's own (real) directory.
+    const target = nodePath.posix.resolve(nodePath.posix.dirname(physical), text);
+    if (!isBeneath(root, target)) throw escapeError(`${physical} -> ${text}`);
+    return driverPathOf(root, target);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    assertDriverPath(target);
+    const { root, physical } = await this.#resolve(path, false);
+    // Stored relative, so the link stays right if the whole storage is moved or mounted elsewhere.
+    const text = nodePath.posix.relative(nodePath.posix.dirname(physical), target === '/' ? root : root + target) || '.';
+    try {
+      await fsp.symlink(text, physical);
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async link(existing: string, path: string): Promise<void> {
+    const source = (await this.#resolve(existing, false)).physical;
+    const target = (await this.#resolve(path, false)).physical;
+    try {
+      if ((await fsp.lstat(source)).isDirectory()) throw new FerryError('is-a-directory', 'directories cannot be hard-linked', { detail: source });
+      await fsp.link(source, target);
+    } catch (error) {
+      throw mapFsError(error, `${source} -> ${target}`);
+    }
+  }
+
+  async sync(path: string): Promise<void> {
+    const { handle } = await this.#openVerified(path, OPEN_READ);
+    try {
+      await handle.sync();
+    } catch (error) {
+      throw mapFsError(error, path);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  async statvfs(path: string): Promise<SpaceInfo> {
+    const { physical } = await this.#resolve(path, true);
+    try {
+      const s = await fsp.statfs(physical);
+      return {
+        blockSize: s.bsize,
+        totalBlocks: s.blocks,
+        freeBlocks: s.bfree,
+        availableBlocks: s.bavail,
+        totalFiles: s.files,
+        freeFiles: s.ffree,
+        maxNameLength: 255,
+      };
+    } catch (error) {
+      throw mapFsError(error, physical);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * rename(2) replaces its target; a no-replace rename of a regular file is done as link + unlink
+ * (atomic refusal, as OpenSSH sftp-server does), anything else as check + rename.
+ */
+async function renameNoReplace(source: string, target: string): Promise<void> {
+  const stats = await fsp.lstat(source);
+  if (stats.isFile()) {
+    try {
+      await fsp.link(source, target);
+      await fsp.unlink(source);
+      return;
+    } catch (error) {
+      const code = errnoOf(error);
+      if (code !== 'EPERM' && code !== 'EXDEV' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw error;
+    }
+  }
+  const exists = await fsp.lstat(target).then(
+    () => true,
+    (error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return false;
+      throw error;
+    },
+  );
+  if (exists) throw Object.assign(new Error('target exists'), { code: 'EEXIST' });
+  await fsp.rename(source, target);
+}
