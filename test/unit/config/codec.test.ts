@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, ConfigDecodeError, decodeCommand, decodeSnapshot, encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
+import type { ConfigDecodeError } from '../../../src/config/codec.ts';
+import { canonicalJson, decodeCommand, decodeSnapshot, encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
 import { command, populated, user } from './fixtures.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
