@@ -1,0 +1,54 @@
+// The application log: structured JSON lines (pino) to `<data>/logs/ferry.log`, warnings and
+// errors also to stderr so an operator running in a terminal or under systemd sees them.
+// Secrets never reach it: the redact list covers every field name that can carry one.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACTED_FIELDS = [
+  'password',
+  'passwordHash',
+  'privateKey',
+  'privateKeyPem',
+  'privateKeyEncrypted',
+  'secret',
+  'token',
+  '*.password',
+  '*.passwordHash',
+  '*.privateKey',
+  '*.privateKeyPem',
+  '*.privateKeyEncrypted',
+  '*.secret',
+  '*.token',
+];
+
+export interface AppLog {
+  readonly logger: Logger;
+  /** Flushes buffered lines; call before exit. */
+  flush(): Promise<void>;
+}
+
+export function openAppLog(options: { logDir: string; level?: string; stderrLevel?: string }): AppLog {
+  mkdirSync(options.logDir, { recursive: true, mode: 0o750 });
+  const file = pino.destination({ dest: path.join(options.logDir, 'ferry.log'), sync: false, mkdir: true });
+  const stderr = pino.destination({ dest: 2, sync: true });
+  const logger = pino(
+    { level: options.level ?? 'info', redact: REDACTED_FIELDS, base: { pid: process.pid } },
+    pino.multistream([
+      { level: (options.level ?? 'info') as pino.Level, stream: file },
+      { level: (options.stderrLevel ?? 'warn') as pino.Level, stream: stderr },
+    ]),
+  );
+  return {
+    logger,
+    flush: () => new Promise((resolve) => file.flush(() => resolve())),
+  };
+}
+
+/** A logger that drops everything; for unit tests that do not look at the log. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
