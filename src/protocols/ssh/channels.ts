@@ -1,0 +1,125 @@
+// Session channels of an authenticated SSH connection (RFC 4254 section 6): the `sftp`
+// subsystem and `scp` exec requests are served over a Session; everything else (shell, other
+// commands, other subsystems) is refused on stderr with exit status 1. Ferry never runs an OS
+// shell. Each served channel gets its own Session, opened for its subsystem and closed with it.
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ServerChannel, Session as Ssh2Session } from 'ssh2';
+import type { Subsystem } from '../../config/model/permissions.ts';
+import type { User } from '../../config/model/user.ts';
+import { isFerryError } from '../../session/errors.ts';
+import type { ConnectionInfo, Session } from '../../session/types.ts';
+import { ScpProtocolError, parseScpCommand } from './scp-wire.ts';
+import type { ScpCommand } from './scp-wire.ts';
+import { serveScp } from './scp.ts';
+
+export interface ChannelDeps {
+  readonly user: User;
+  readonly connection: ConnectionInfo;
+  readonly log: Logger;
+  readonly openSession: (user: User, connection: ConnectionInfo, protocol: Subsystem) => Promise<Session>;
+  readonly serveSftp: (stream: Duplex, session: Session) => Promise<void>;
+  /** Called when a transfer starts and ends, so a closing server can wait for it. */
+  readonly track: (delta: 1 | -1) => void;
+}
+
+const NO_SHELL = 'This server provides file transfer only (SFTP and SCP); it does not run a shell or commands.';
+
+type Accept = () => ServerChannel | undefined;
+
+/** Ends a channel with a message on stderr and a non-zero exit status. */
+function refuse(channel: ServerChannel, message: string): void {
+  try {
+    channel.stderr.write(`${message}\r\n`);
+    channel.exit(1);
+    channel.end();
+  } catch {
+    // The client may already have gone; nothing left to tell it.
+  }
+}
+
+function clientMessage(error: unknown): string {
+  return isFerryError(error) ? error.message : 'the session could not be opened; the server log has details';
+}
+
+/** The user may not use this subsystem: the same words whichever subsystem it is. */
+function notAllowed(name: string): string {
+  return `${name} is not enabled for this account; ask your administrator.`;
+}
+
+async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: Subsystem, work: (session: Session) => Promise<number | undefined>): Promise<void> {
+  deps.track(1);
+  let session: Session | undefined;
+  try {
+    session = await deps.openSession(deps.user, deps.connection, protocol);
+    const status = await work(session);
+    if (status !== undefined) channel.exit(status);
+    channel.end();
+  } catch (error) {
+    deps.log.info({ err: isFerryError(error) ? { kind: error.kind, detail: error.detail } : error, protocol }, 'ssh: channel ended with an error');
+    refuse(channel, clientMessage(error));
+  } finally {
+    await session?.close().catch((error: unknown) => deps.log.warn({ err: error }, 'ssh: closing the session failed'));
+    deps.track(-1);
+  }
+}
+
+function handleSubsystem(deps: ChannelDeps, accept: Accept, name: string): void {
+  const channel = accept();
+  if (!channel) return;
+  channel.on('error', (error: Error) => deps.log.debug({ err: error.message }, 'ssh: channel error'));
+  if (name !== 'sftp') {
+    deps.log.info({ subsystem: name.slice(0, 64) }, 'ssh: unknown subsystem refused');
+    return refuse(channel, `subsystem "${name.slice(0, 64)}" is not provided here; use sftp.`);
+  }
+  if (!deps.user.subsystems.includes('ssh2_sftp')) {
+    deps.log.info({ user: deps.user.username }, 'ssh: sftp refused, not enabled for the account');
+    return refuse(channel, notAllowed('SFTP'));
+  }
+  void runTracked(deps, channel, 'ssh2_sftp', async (session) => {
+    await deps.serveSftp(channel, session);
+    return undefined;
+  });
+}
+
+function handleExec(deps: ChannelDeps, accept: Accept, command: string): void {
+  const channel = accept();
+  if (!channel) return;
+  channel.on('error', (error: Error) => deps.log.debug({ err: error.message }, 'ssh: channel error'));
+  const shown = command.slice(0, 200);
+  let scp: ScpCommand;
+  try {
+    scp = parseScpCommand(command);
+  } catch (error) {
+    const isScp = /^\s*scp(\s|$)/.test(command);
+    deps.log.info({ command: shown, reason: (error as Error).message }, isScp ? 'ssh: malformed scp command refused' : 'ssh: exec refused');
+    return refuse(channel, isScp && error instanceof ScpProtocolError ? `scp: ${error.message}` : NO_SHELL);
+  }
+  if (!deps.user.subsystems.includes('ssh2_scp')) {
+    deps.log.info({ user: deps.user.username }, 'ssh: scp refused, not enabled for the account');
+    // The \x02 record makes an scp client print the reason instead of a protocol error.
+    try {
+      channel.write(`\x02scp: ${notAllowed('SCP')}\n`);
+    } catch {
+      // client gone
+    }
+    return refuse(channel, notAllowed('SCP'));
+  }
+  deps.log.info({ command: shown }, 'ssh: scp');
+  void runTracked(deps, channel, 'ssh2_scp', (session) => serveScp(channel, scp, session, deps.log));
+}
+
+/** Wires one 'session' channel; requests that are not listened for are refused by ssh2. */
+export function handleSessionChannel(deps: ChannelDeps, session: Ssh2Session): void {
+  // A request may arrive for a channel the client closes at once; none of these may throw.
+  session.on('subsystem', (accept, _reject, info) => handleSubsystem(deps, accept, info.name));
+  session.on('exec', (accept, _reject, info) => handleExec(deps, accept, info.command));
+  session.on('shell', (accept) => {
+    const channel = accept();
+    deps.log.info('ssh: shell refused');
+    if (channel) refuse(channel, NO_SHELL);
+  });
+  // OpenSSH sends env and pty requests before exec; accepting them changes nothing here.
+  session.on('env', (accept) => accept?.());
+  session.on('pty', (accept) => accept?.());
+}

@@ -1,0 +1,278 @@
+// The SSH listener of one virtual site: transport and key exchange by ssh2 (with Ferry's patch
+// set, see patches/), the site's algorithm policy, per-connection greeting and banner, user
+// authentication (auth.ts), and session channels for SFTP and SCP (channels.ts).
+//
+// Ferry owns the TCP listener and hands sockets to ssh2 with `injectSocket`, so every socket is
+// counted, bounded by a login grace timer from its first byte, and closed on shutdown. A bad
+// client never takes the node down: every ssh2 and socket error is caught and logged here.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import ssh2 from 'ssh2';
+import type { Connection, ServerConfig } from 'ssh2';
+import type { Subsystem } from '../../config/model/permissions.ts';
+import type { Site } from '../../config/model/site.ts';
+import type { User } from '../../config/model/user.ts';
+import type { ConfigView } from '../../config/view.ts';
+import type { TransferLog } from '../../logging/transfer-log.ts';
+import type { ConnectionInfo, Session } from '../../session/types.ts';
+import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
+import { ConnectionAuth } from './auth.ts';
+import { handleSessionChannel } from './channels.ts';
+import { inspectHostKey } from './host-keys.ts';
+import { serveSftp as ferrySftp } from './sftp/index.ts';
+import { bannerText, expandVariables, identComment } from './variables.ts';
+
+export interface SshLimits {
+  /** Time from TCP accept to successful authentication (OpenSSH LoginGraceTime: 120 s). */
+  readonly loginGraceMs: number;
+  /** Failed authentication attempts per connection (OpenSSH MaxAuthTries: 6). */
+  readonly maxAuthTries: number;
+  /** Open session channels per connection (OpenSSH MaxSessions: 10). */
+  readonly maxChannelsPerConnection: number;
+  /** Concurrent connections to this site; more are closed at accept. */
+  readonly maxConnections: number;
+  /** On close: how long in-flight transfers may run before their connections are cut. */
+  readonly closeGraceMs: number;
+  /** Keepalive probe interval and unanswered probes before a dead peer is dropped. */
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+}
+
+export const DEFAULT_SSH_LIMITS: SshLimits = Object.freeze({
+  loginGraceMs: 60_000,
+  maxAuthTries: 6,
+  maxChannelsPerConnection: 10,
+  maxConnections: 1_000,
+  closeGraceMs: 30_000,
+  keepaliveIntervalMs: 15_000,
+  keepaliveCountMax: 4,
+});
+
+export interface SshServerOptions {
+  site: Site;
+  /** Private keys in clear (decrypted by the caller with config/secrets). */
+  hostKeys: { algorithm: string; privateKeyPem: string }[];
+  bind: { host: string; port: number };
+  getView: () => ConfigView;
+  openSession: (user: User, connection: ConnectionInfo, protocol: Subsystem) => Promise<Session>;
+  logger: Logger;
+  transferLog: TransferLog;
+  verifyPassword(hash: string, plain: string): Promise<boolean>;
+  verifyAgainstDummy(plain: string): Promise<void>;
+  /** Defaults to Ferry's SFTP server (./sftp/index.ts). */
+  serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
+  limits?: Partial<SshLimits>;
+  /** Clock for greeting variables. */
+  now?: () => number;
+}
+
+export interface SshServer {
+  readonly address: { host: string; port: number };
+  /** Stops accepting, lets in-flight transfers end within the grace period, then closes. */
+  close(): Promise<void>;
+}
+
+/** The software version in our identification string; no version number is disclosed. */
+const SOFTWARE = 'Ferry';
+// RFC 4253 section 4.2: at most 255 characters including CR LF.
+const MAX_COMMENT = 255 - 2 - 'SSH-2.0-'.length - SOFTWARE.length - 1;
+
+interface ConnState {
+  readonly socket: net.Socket;
+  readonly info: ConnectionInfo;
+  readonly log: Logger;
+  client?: Connection;
+  channels: number;
+  transfers: number;
+  loginTimer: NodeJS.Timeout | undefined;
+}
+
+function hostKeysFor(options: SshServerOptions): string[] {
+  const policy = options.site.sshAlgorithms.serverHostKey;
+  const rank = (type: string) => Math.min(...signatureAlgorithmsForKeyType(type).map((a) => (policy.includes(a) ? policy.indexOf(a) : Infinity)));
+  const usable = options.hostKeys
+    .map((key) => ({ pem: key.privateKeyPem, type: inspectHostKey(key.privateKeyPem).type }))
+    .filter((key) => rank(key.type) !== Infinity)
+    .sort((a, b) => rank(a.type) - rank(b.type));
+  if (usable.length === 0) {
+    throw new Error(`site ${options.site.id}: no host key matches the site's host-key algorithms (${policy.join(', ')}); add a key of one of these types or widen the policy`);
+  }
+  return usable.map((key) => key.pem);
+}
+
+function connectionInfo(siteId: string, socket: net.Socket): ConnectionInfo {
+  return {
+    connectionId: randomBytes(6).toString('base64url'),
+    siteId,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+  };
+}
+
+export async function startSshServer(options: SshServerOptions): Promise<SshServer> {
+  const limits: SshLimits = { ...DEFAULT_SSH_LIMITS, ...options.limits };
+  const { site, logger } = options;
+  const validation = validateSshAlgorithms(site.sshAlgorithms);
+  if (!validation.ok) throw new Error(`site ${site.id}: SSH algorithm policy refused: ${validation.errors.join('; ')}`);
+  for (const warning of validation.warnings) logger.warn({ site: site.id }, `ssh: ${warning}`);
+  const now = options.now ?? Date.now;
+  const serveSftp = options.serveSftp ?? ((stream: Duplex, session: Session) => ferrySftp(stream, session, { log: logger }));
+  const states = new Map<net.Socket, ConnState>();
+  const byPeer = new Map<string, ConnState>();
+  let closing = false;
+
+  const greetingFor = (socket: net.Socket): { ident: string; banner: string } => {
+    const state = states.get(socket);
+    const view = options.getView();
+    const ctx = { ...(state?.info ?? connectionInfo(site.id, socket)), serverName: view.settings.serverName, siteName: site.name, now: now() };
+    return {
+      ident: `${SOFTWARE} ${identComment(expandVariables(site.greeting, ctx), MAX_COMMENT)}`.trim(),
+      banner: bannerText(expandVariables(site.banner, ctx)),
+    };
+  };
+  // Never throws: ssh2 calls these inside its connection setup (Ferry patch: per-connection values).
+  const safely = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      logger.error({ err: error }, 'ssh: expanding the greeting failed');
+      return fallback;
+    }
+  };
+  const config = {
+    hostKeys: hostKeysFor(options),
+    algorithms: toSsh2Algorithms(site.sshAlgorithms),
+    ident: (socket: net.Socket) => safely(() => greetingFor(socket).ident, SOFTWARE),
+    banner: (socket: net.Socket) => safely(() => greetingFor(socket).banner, ''),
+    keepaliveInterval: limits.keepaliveIntervalMs,
+    keepaliveCountMax: limits.keepaliveCountMax,
+  } as unknown as ServerConfig;
+  const ssh = new ssh2.Server(config);
+
+  const onClient = (client: Connection, info: { ip: string; port: number }): void => {
+    const state = byPeer.get(`${info.ip}|${info.port}`);
+    if (!state || closing) {
+      client.end();
+      return;
+    }
+    state.client = client;
+    const log = state.log;
+    client.on('error', (error: Error & { level?: string }) => log.info({ err: error.message, level: error.level }, 'ssh: connection error'));
+    const auth = new ConnectionAuth(
+      { siteId: site.id, policy: site.sshAlgorithms, getView: options.getView, verifyPassword: options.verifyPassword, verifyAgainstDummy: options.verifyAgainstDummy, transferLog: options.transferLog, maxAuthTries: limits.maxAuthTries },
+      state.info,
+      log,
+      () => client.end(),
+    );
+    client.on('authentication', (ctx) => auth.handle(ctx));
+    client.on('ready', () => {
+      clearTimeout(state.loginTimer);
+      const user = auth.authenticated?.user;
+      if (!user) return client.end();
+      client.on('session', (accept, reject) => {
+        if (closing || state.channels >= limits.maxChannelsPerConnection) {
+          log.info({ channels: state.channels }, closing ? 'ssh: channel refused, server closing' : 'ssh: channel refused, too many channels');
+          return reject();
+        }
+        const session = accept();
+        state.channels++;
+        session.once('close', () => state.channels--);
+        handleSessionChannel(
+          {
+            user,
+            connection: state.info,
+            log,
+            openSession: options.openSession,
+            serveSftp,
+            track: (delta) => {
+              state.transfers += delta;
+              if (closing && state.transfers === 0) client.end();
+            },
+          },
+          session,
+        );
+      });
+    });
+  };
+  ssh.on('connection', (client: Connection, info: { ip: string; port: number }) => {
+    try {
+      onClient(client, info);
+    } catch (error) {
+      logger.error({ err: error }, 'ssh: connection setup failed');
+      client.end();
+    }
+  });
+  ssh.on('error', (error: Error) => logger.warn({ err: error.message }, 'ssh: server error'));
+
+  const onSocket = (socket: net.Socket): void => {
+    socket.on('error', () => {}); // ssh2 reports socket errors through the client
+    if (closing || states.size >= limits.maxConnections) {
+      logger.warn({ remote: socket.remoteAddress, connections: states.size }, closing ? 'ssh: connection refused, server closing' : 'ssh: connection refused, too many connections');
+      socket.destroy();
+      return;
+    }
+    const info = connectionInfo(site.id, socket);
+    const log = logger.child({ site: site.id, conn: info.connectionId });
+    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined };
+    const peer = `${info.remoteAddress}|${info.remotePort}`;
+    states.set(socket, state);
+    byPeer.set(peer, state);
+    log.info({ remote: info.remoteAddress, port: info.remotePort }, 'ssh: connection');
+    state.loginTimer = setTimeout(() => {
+      log.info({ graceMs: limits.loginGraceMs }, 'ssh: no successful login within the login grace time; disconnecting');
+      socket.destroy();
+    }, limits.loginGraceMs);
+    socket.once('close', () => {
+      clearTimeout(state.loginTimer);
+      states.delete(socket);
+      if (byPeer.get(peer) === state) byPeer.delete(peer);
+      log.info('ssh: connection closed');
+    });
+    try {
+      ssh.injectSocket(socket);
+    } catch (error) {
+      log.error({ err: error }, 'ssh: connection setup failed');
+      socket.destroy();
+    }
+  };
+  const listener = net.createServer(onSocket);
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(options.bind.port, options.bind.host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  listener.on('error', (error) => logger.error({ err: error }, 'ssh: listener error'));
+  const bound = listener.address() as net.AddressInfo;
+  const address = { host: bound.address, port: bound.port };
+  logger.info({ site: site.id, ...address }, 'ssh: listening');
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const state of states.values()) if (state.transfers === 0) endConnection(state);
+    const allClosed = async () => {
+      while (states.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), limits.closeGraceMs).unref());
+    if ((await Promise.race([allClosed().then(() => 'done' as const), grace])) === 'timeout') {
+      logger.warn({ connections: states.size }, 'ssh: transfers still running after the close grace period; cutting them');
+      for (const state of states.values()) state.socket.destroy();
+    }
+    await stopped;
+    logger.info({ site: site.id }, 'ssh: closed');
+  };
+  return { address, close };
+}
+
+function endConnection(state: ConnState): void {
+  if (state.client) state.client.end();
+  else state.socket.destroy();
+  // A client that ignores the disconnect is cut shortly after.
+  setTimeout(() => state.socket.destroy(), 2_000).unref();
+}

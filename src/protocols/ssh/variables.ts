@@ -1,0 +1,119 @@
+// `{{variables}}` in greetings and banners, expanded per connection. Pure: the caller passes the
+// clock. Nothing here touches a path (parametric VFS targets are vfs/params.ts); values come
+// from the connection and the config, and the expanded text is sanitized for its wire slot by
+// the functions below, so a variable can never inject a line break into the SSH identification
+// string (RFC 4253 section 4.2) or a terminal escape into a banner.
+//
+// Protocol-neutral on purpose: FTP greetings use the same set.
+
+export interface GreetingContext {
+  readonly serverName: string;
+  readonly siteName: string;
+  readonly siteId: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly connectionId: string;
+  /** ms since the epoch. */
+  readonly now: number;
+}
+
+export const GREETING_VARIABLES = [
+  'server_name',
+  'site_name',
+  'site_id',
+  'remote_ip',
+  'remote_port',
+  'local_ip',
+  'local_port',
+  'connection_id',
+  'date',
+  'time',
+  'date_utc',
+  'time_utc',
+  'today',
+  'today_utc',
+] as const;
+export type GreetingVariable = (typeof GREETING_VARIABLES)[number];
+
+const PATTERN = /\{\{\s*([a-z_]{1,32})\s*\}\}/g;
+
+const pad = (value: number, width = 2): string => String(value).padStart(width, '0');
+
+/** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack socket) reads as `10.0.0.1`. */
+export function displayAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function dateParts(now: number, utc: boolean): { y: number; m: number; d: number; hh: number; mm: number; ss: number } {
+  const t = new Date(now);
+  return utc
+    ? { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate(), hh: t.getUTCHours(), mm: t.getUTCMinutes(), ss: t.getUTCSeconds() }
+    : { y: t.getFullYear(), m: t.getMonth() + 1, d: t.getDate(), hh: t.getHours(), mm: t.getMinutes(), ss: t.getSeconds() };
+}
+
+function valueOf(name: GreetingVariable, ctx: GreetingContext): string {
+  const local = dateParts(ctx.now, false);
+  const utc = dateParts(ctx.now, true);
+  switch (name) {
+    case 'server_name':
+      return ctx.serverName;
+    case 'site_name':
+      return ctx.siteName;
+    case 'site_id':
+      return ctx.siteId;
+    case 'remote_ip':
+      return displayAddress(ctx.remoteAddress);
+    case 'remote_port':
+      return String(ctx.remotePort);
+    case 'local_ip':
+      return displayAddress(ctx.localAddress);
+    case 'local_port':
+      return String(ctx.localPort);
+    case 'connection_id':
+      return ctx.connectionId;
+    case 'date':
+      return `${pad(local.y, 4)}-${pad(local.m)}-${pad(local.d)}`;
+    case 'time':
+      return `${pad(local.hh)}:${pad(local.mm)}:${pad(local.ss)}`;
+    case 'date_utc':
+      return `${pad(utc.y, 4)}-${pad(utc.m)}-${pad(utc.d)}`;
+    case 'time_utc':
+      return `${pad(utc.hh)}:${pad(utc.mm)}:${pad(utc.ss)}`;
+    case 'today':
+      return `${pad(local.y, 4)}${pad(local.m)}${pad(local.d)}`;
+    case 'today_utc':
+      return `${pad(utc.y, 4)}${pad(utc.m)}${pad(utc.d)}`;
+  }
+}
+
+function isGreetingVariable(name: string): name is GreetingVariable {
+  return (GREETING_VARIABLES as readonly string[]).includes(name);
+}
+
+/** Expands known variables; an unknown one stays as written (see unknownVariables for validation). */
+export function expandVariables(template: string, ctx: GreetingContext): string {
+  return template.replace(PATTERN, (whole, name: string) => (isGreetingVariable(name) ? valueOf(name, ctx) : whole));
+}
+
+/** Variable names in `template` that expandVariables does not know: for config validation. */
+export function unknownVariables(template: string): string[] {
+  return [...template.matchAll(PATTERN)].map((m) => m[1]!).filter((name) => !isGreetingVariable(name));
+}
+
+/**
+ * The comment part of the SSH identification string `SSH-2.0-softwareversion SP comments`:
+ * printable US-ASCII only, one line, so the whole line stays within 255 bytes with CRLF.
+ */
+export function identComment(text: string, maxLength: number): string {
+  const oneLine = text.replace(/[^\x20-\x7e]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return oneLine.slice(0, Math.max(0, maxLength)).trim();
+}
+
+/** A USERAUTH_BANNER (RFC 4252 section 5.4): UTF-8, CRLF line ends, no control characters. */
+export function bannerText(text: string): string {
+  const clean = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '');
+  if (clean.trim() === '') return '';
+  return clean.replace(/\n/g, '\r\n');
+}
