@@ -1,0 +1,233 @@
+// Stream plumbing under the Session's transfers: a coalescing writer and a read-ahead reader
+// over a driver's streams (the SFTP hot path), and meters that count bytes of whole-stream
+// transfers for the transfer log.
+import { Transform, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { mapFsError } from '../vfs/drivers/fs-errors.ts';
+import type { FerryError } from './errors.ts';
+
+/** Sequential writes are gathered into chunks of this size before they reach the storage. */
+export const WRITE_CHUNK = 1024 * 1024;
+/**
+ * Bytes the storage stream may hold before a write waits: several chunks in flight keep the
+ * disk busy while the protocol keeps accepting packets.
+ */
+export const MAX_QUEUED = 4 * WRITE_CHUNK;
+
+/** Resolves on 'drain'; rejects if the stream fails or closes first. */
+export function waitDrain(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: unknown) => {
+      stream.off('drain', onDrain).off('error', done).off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(stream.errored ?? new Error('stream closed before drain'));
+    stream.on('drain', onDrain).on('error', done).on('close', onClose);
+  });
+}
+
+function waitReadable(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('readable', done).off('end', done).off('error', done).off('close', done);
+      resolve();
+    };
+    stream.on('readable', done).on('end', done).on('error', done).on('close', done);
+  });
+}
+
+/**
+ * Writes arriving at consecutive offsets, copied into large chunks (the caller may reuse its
+ * buffer once a write resolves). A write resolves when accepted; a storage error is kept and
+ * thrown by the next write, flush or end.
+ */
+export class CoalescingWriter {
+  readonly #stream: Writable;
+  readonly #path: string;
+  #next: number;
+  #chunk: Buffer | null = null;
+  #fill = 0;
+  #error: FerryError | undefined;
+
+  constructor(stream: Writable, offset: number, path: string) {
+    this.#stream = stream;
+    this.#next = offset;
+    this.#path = path;
+    stream.on('error', (error) => {
+      this.#error ??= mapFsError(error, path);
+    });
+  }
+
+  /** Offset the next sequential write must start at. */
+  get next(): number {
+    return this.#next;
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error) throw this.#error;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    this.#throwIfFailed();
+    let pos = 0;
+    while (pos < data.length) {
+      this.#chunk ??= Buffer.allocUnsafe(WRITE_CHUNK);
+      const n = Math.min(data.length - pos, WRITE_CHUNK - this.#fill);
+      this.#chunk.set(data.subarray(pos, pos + n), this.#fill);
+      this.#fill += n;
+      pos += n;
+      if (this.#fill === WRITE_CHUNK) await this.#push();
+    }
+    this.#next += data.length;
+  }
+
+  async #push(): Promise<void> {
+    if (this.#chunk === null || this.#fill === 0) return;
+    const chunk = this.#fill === this.#chunk.length ? this.#chunk : this.#chunk.subarray(0, this.#fill);
+    this.#chunk = null;
+    this.#fill = 0;
+    const accepted = this.#stream.write(chunk);
+    if (!accepted && this.#stream.writableLength >= MAX_QUEUED) {
+      await waitDrain(this.#stream).catch((error: unknown) => {
+        this.#error ??= mapFsError(error, this.#path);
+      });
+    }
+    this.#throwIfFailed();
+  }
+
+  /** Pushes the partial chunk, ends the stream and waits until the storage has the bytes. */
+  async end(): Promise<void> {
+    try {
+      await this.#push();
+      this.#stream.end();
+      await finished(this.#stream);
+    } catch (error) {
+      this.#error ??= mapFsError(error, this.#path);
+      this.#stream.destroy();
+    }
+    this.#throwIfFailed();
+  }
+
+  destroy(): void {
+    this.#chunk = null;
+    this.#stream.destroy();
+  }
+}
+
+/** Serves reads at consecutive offsets from one stream; the stream's buffer is the read-ahead. */
+export class SequentialReader {
+  readonly #stream: Readable;
+  readonly #path: string;
+  #position: number;
+  #leftover: Buffer | null = null;
+  #ended = false;
+  #error: FerryError | undefined;
+
+  constructor(stream: Readable, offset: number, path: string) {
+    this.#stream = stream;
+    this.#position = offset;
+    this.#path = path;
+    stream.on('end', () => {
+      this.#ended = true;
+    });
+    stream.on('error', (error) => {
+      this.#error ??= mapFsError(error, path);
+    });
+  }
+
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Up to `length` bytes; fewer only at end of file (then the reader is spent). */
+  async read(length: number): Promise<{ data: Buffer; eof: boolean }> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < length) {
+      let chunk = this.#leftover ?? (this.#stream.read() as Buffer | null);
+      this.#leftover = null;
+      if (chunk === null) {
+        if (this.#error) throw this.#error;
+        if (this.#ended || this.#stream.destroyed) break;
+        await waitReadable(this.#stream);
+        continue;
+      }
+      if (chunk.length > length - got) {
+        this.#leftover = chunk.subarray(length - got);
+        chunk = chunk.subarray(0, length - got);
+      }
+      parts.push(chunk);
+      got += chunk.length;
+    }
+    if (this.#error) throw this.#error;
+    this.#position += got;
+    const data = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
+    return { data, eof: got < length };
+  }
+
+  destroy(): void {
+    this.#leftover = null;
+    this.#stream.destroy();
+  }
+}
+
+export type TransferEnd = (bytes: number, error: FerryError | undefined) => void;
+
+/** A pass-through that counts what the consumer reads and reports once, when it closes. */
+export function meterReadable(source: Readable, path: string, onEnd: TransferEnd): Readable {
+  let bytes = 0;
+  let failure: FerryError | undefined;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  source.on('error', (error) => meter.destroy(error));
+  meter.on('error', (error) => {
+    failure ??= mapFsError(error, path);
+  });
+  meter.on('close', () => {
+    source.destroy();
+    onEnd(bytes, meter.readableEnded ? undefined : (failure ?? mapFsError(new Error('download aborted'), path)));
+  });
+  source.pipe(meter);
+  return meter;
+}
+
+/**
+ * A writable whose 'finish' means the storage has the bytes (it waits for the driver stream to
+ * finish), counting bytes and reporting once, when it closes.
+ */
+export class MeteredWritable extends Writable {
+  readonly #target: Writable;
+  #bytes = 0;
+  #failure: FerryError | undefined;
+
+  constructor(target: Writable, path: string, onEnd: TransferEnd) {
+    super({ highWaterMark: WRITE_CHUNK });
+    this.#target = target;
+    target.on('error', (error) => this.destroy(error));
+    this.on('error', (error) => {
+      this.#failure ??= mapFsError(error, path);
+    });
+    this.on('close', () => {
+      if (!this.writableFinished) target.destroy();
+      onEnd(this.#bytes, this.writableFinished ? undefined : (this.#failure ?? mapFsError(new Error('upload aborted'), path)));
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#bytes += chunk.length;
+    if (this.#target.write(chunk)) callback();
+    else waitDrain(this.#target).then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#target.end();
+    finished(this.#target).then(() => callback(), callback);
+  }
+}
