@@ -1,0 +1,177 @@
+// The node's configuration: the config state machine (config/apply) driven by a replica
+// (cluster/replica). Today the replica is a cluster of one; the Raft replica replaces it
+// without changing this interface. The data plane only sees the frozen views it publishes.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Entry } from '../../cluster/raft/types.ts';
+import { SingleNodeReplica } from '../../cluster/replica/single-node.ts';
+import type { Replica, StateMachine } from '../../cluster/replica/single-node.ts';
+import { apply } from '../config/apply.ts';
+import type { ApplyResult } from '../config/apply.ts';
+import { ConfigDecodeError, decodeCommand, decodeSnapshot, encodeCommand, encodeSnapshot } from '../config/codec.ts';
+import type { Command } from '../config/commands.ts';
+import { initialState } from '../config/initial.ts';
+import type { ConfigState } from '../config/state.ts';
+import { validate } from '../config/validate.ts';
+import type { ValidationError } from '../config/validate.ts';
+import { createView } from '../config/view.ts';
+import type { ConfigSource, ConfigView } from '../config/view.ts';
+
+export type ProposeResult = ApplyResult & { readonly index: number };
+
+export interface ConfigStore extends ConfigSource {
+  /**
+   * Validates, then appends and applies `command`. Rejects with ConfigValidationError (nothing
+   * appended) when it is invalid now; resolves `ok: false` if it went stale before its turn.
+   */
+  propose(command: Command): Promise<ProposeResult>;
+  validate(command: Command): readonly ValidationError[];
+  state(): ConfigState;
+  close(): Promise<void>;
+}
+
+export interface ConfigStoreOptions {
+  readonly dataDir: string;
+  /** Snapshot and compact the log every this many entries (default 1000). */
+  readonly snapshotEvery?: number;
+  /** Background problems (a failed snapshot, a throwing subscriber); default: ignored. */
+  readonly onError?: (error: Error) => void;
+}
+
+export class ConfigValidationError extends Error {
+  readonly errors: readonly ValidationError[];
+  constructor(errors: readonly ValidationError[]) {
+    super(`invalid configuration change: ${errors.map((e) => `${e.path || '(command)'} ${e.message}`).join('; ')}`);
+    this.name = 'ConfigValidationError';
+    this.errors = errors;
+  }
+}
+
+/** The LevelDB directory holding the config log inside a node's data directory. */
+export function configLogDir(dataDir: string): string {
+  return path.join(dataDir, 'config');
+}
+
+/** Applies log entries to the config state; never throws on a bad entry (it is refused). */
+class ConfigMachine implements StateMachine<ApplyResult> {
+  state: ConfigState = freeze(initialState());
+  onApplied: () => void = () => undefined;
+
+  apply(entry: Entry): ApplyResult {
+    const result = this.#applyEntry(entry);
+    freeze(this.state);
+    this.onApplied();
+    return result;
+  }
+
+  #applyEntry(entry: Entry): ApplyResult {
+    if (entry.data.byteLength === 0) {
+      // A new Raft leader's no-op entry: it still takes its index.
+      this.state = { ...this.state, appliedIndex: entry.index };
+      return { ok: true };
+    }
+    let command: Command;
+    try {
+      command = decodeCommand(entry.data);
+    } catch (error) {
+      const errors = error instanceof ConfigDecodeError ? error.errors : [{ path: '', message: String(error) }];
+      this.state = { ...this.state, appliedIndex: entry.index };
+      return { ok: false, errors };
+    }
+    const outcome = apply(this.state, { index: entry.index, term: entry.term, command });
+    this.state = outcome.state;
+    return outcome.result;
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.state);
+  }
+
+  restore(data: Uint8Array, index: number): void {
+    const state = decodeSnapshot(data);
+    if (state.appliedIndex !== index) throw new Error(`config snapshot at log index ${index} holds state applied up to ${state.appliedIndex}`);
+    this.state = freeze(state);
+  }
+}
+
+/**
+ * Freezes what apply created; parts shared with the previous state are frozen already and are
+ * skipped, so this costs only the changed objects. Callers of state() cannot corrupt it.
+ */
+function freeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) freeze(child);
+  }
+  return value;
+}
+
+export async function openConfigStore(options: ConfigStoreOptions): Promise<ConfigStore> {
+  const onError = options.onError ?? (() => undefined);
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const machine = new ConfigMachine();
+  const replica: Replica<ApplyResult> = await SingleNodeReplica.open({
+    dir: configLogDir(options.dataDir),
+    stateMachine: machine,
+    snapshotEvery: options.snapshotEvery,
+    onError,
+  });
+  return new Store(machine, replica, onError);
+}
+
+class Store implements ConfigStore {
+  readonly #machine: ConfigMachine;
+  readonly #replica: Replica<ApplyResult>;
+  readonly #onError: (error: Error) => void;
+  readonly #listeners = new Set<(view: ConfigView) => void>();
+  #view: { state: ConfigState; view: ConfigView } | undefined;
+
+  constructor(machine: ConfigMachine, replica: Replica<ApplyResult>, onError: (error: Error) => void) {
+    this.#machine = machine;
+    this.#replica = replica;
+    this.#onError = onError;
+    machine.onApplied = () => this.#publish();
+  }
+
+  async propose(command: Command): Promise<ProposeResult> {
+    const errors = this.validate(command);
+    if (errors.length > 0) throw new ConfigValidationError(errors);
+    const { index, result } = await this.#replica.propose(encodeCommand(command));
+    return { ...result, index };
+  }
+
+  validate(command: Command): readonly ValidationError[] {
+    return validate(this.#machine.state, command);
+  }
+
+  state(): ConfigState {
+    return this.#machine.state;
+  }
+
+  current(): ConfigView {
+    const state = this.#machine.state;
+    if (this.#view?.state !== state) this.#view = { state, view: createView(state) };
+    return this.#view.view;
+  }
+
+  subscribe(listener: (view: ConfigView) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #publish(): void {
+    if (this.#listeners.size === 0) return;
+    const view = this.current();
+    for (const listener of this.#listeners) {
+      try {
+        listener(view);
+      } catch (error) {
+        this.#onError(error as Error);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#replica.close();
+  }
+}
