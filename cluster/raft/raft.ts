@@ -30,7 +30,10 @@ export interface RaftConfig {
   electionTicks?: number;
   /** Ticks between leader heartbeats; must be smaller than electionTicks. Default 1. */
   heartbeatTicks?: number;
-  /** Last index the application had applied before a restart; default: the snapshot's index. */
+  /**
+   * Last index the application had applied before a restart. Default: the index of
+   * storage.snapshot(), i.e. the application restarts from its latest snapshot.
+   */
   applied?: number;
   /** Cap on entry payload bytes per append message (at least one entry is always sent). Default 1 MiB. */
   maxSizePerMsg?: number;
@@ -97,7 +100,7 @@ export class Raft {
     this.preVote = c.preVote ?? true;
     this.checkQuorum = c.checkQuorum ?? true;
     this.random = c.random;
-    this.log = new RaftLog(c.storage, c.applied ?? 0);
+    this.log = new RaftLog(c.storage, c.applied ?? c.storage.snapshot().metadata.index);
     const { hardState, confState } = c.storage.initialState();
     this.configLog = this.#loadConfigLog(c.storage, confState);
     this.#loadHardState(hardState);
