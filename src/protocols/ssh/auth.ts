@@ -20,7 +20,7 @@ export interface AuthDeps {
   readonly policy: SshAlgorithmPolicy;
   readonly getView: () => ConfigView;
   readonly verifyPassword: (hash: string, plain: string) => Promise<boolean>;
-  readonly verifyAgainstDummy: (plain: string) => Promise<void>;
+  readonly verifyAgainstDummy: (plain: string) => Promise<unknown>;
   readonly transferLog: TransferLog;
   readonly maxAuthTries: number;
 }

@@ -60,7 +60,7 @@ export interface SshServerOptions {
   logger: Logger;
   transferLog: TransferLog;
   verifyPassword(hash: string, plain: string): Promise<boolean>;
-  verifyAgainstDummy(plain: string): Promise<void>;
+  verifyAgainstDummy(plain: string): Promise<unknown>;
   /** Defaults to Ferry's SFTP server (./sftp/index.ts). */
   serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
   limits?: Partial<SshLimits>;
