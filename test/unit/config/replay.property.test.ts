@@ -92,7 +92,10 @@ test('replaying the log from any snapshot point gives the same state as replayin
       const log = commands.map(encodeCommand);
       const full = replay(initialState(), log, 0);
       const finalBytes = encodeSnapshot(full.states[log.length] as ConfigState);
-      for (const result of full.results) result.ok ? accepted++ : refusals++;
+      for (const result of full.results) {
+        if (result.ok) accepted++;
+        else refusals++;
+      }
       for (let k = 0; k <= log.length; k++) {
         const restored = decodeSnapshot(encodeSnapshot(full.states[k] as ConfigState));
         const tail = replay(restored, log, k);
