@@ -226,7 +226,7 @@ export class SimCluster {
   /** Delivers one message if the network lets it pass and the target is up. */
   deliver(m: Message): void {
     const target = this.nodes.get(m.to);
-    if (target?.raft === undefined || !this.net.passes(m.from, m.to)) return;
+    if (target?.raft === undefined || !this.net.passes(m)) return;
     this.net.delivered++;
     target.raft.step(m);
     this.process(m.to);

@@ -64,9 +64,13 @@ export class Network {
     return out;
   }
 
-  /** Whether a message may pass from `from` to `to` right now. */
-  passes(from: NodeId, to: NodeId): boolean {
-    return this.#cut.size === 0 || !this.#cut.has(`${from}>${to}`);
+  /** Scripted scenarios drop chosen messages (say, appends carrying a given index). */
+  drop: ((m: Message) => boolean) | undefined;
+
+  /** Whether a message may pass right now. */
+  passes(m: Message): boolean {
+    if (this.drop?.(m) === true) return false;
+    return this.#cut.size === 0 || !this.#cut.has(`${m.from}>${m.to}`);
   }
 
   cut(from: NodeId, to: NodeId): void {
@@ -90,6 +94,7 @@ export class Network {
 
   heal(): void {
     this.#cut.clear();
+    this.drop = undefined;
   }
 
   pending(): number {
