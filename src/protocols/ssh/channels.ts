@@ -76,6 +76,15 @@ function handleSubsystem(deps: ChannelDeps, accept: Accept, name: string): void 
     deps.log.info({ user: deps.user.username }, 'ssh: sftp refused, not enabled for the account');
     return refuse(channel, notAllowed('SFTP'));
   }
+  // Clients read the exit status (OpenSSH scp in SFTP mode fails without one): it must be sent
+  // while our side is still open, so at the client's EOF, before the SFTP server ends the stream.
+  channel.once('end', () => {
+    try {
+      channel.exit(0);
+    } catch {
+      // channel already gone
+    }
+  });
   void runTracked(deps, channel, 'ssh2_sftp', async (session) => {
     await deps.serveSftp(channel, session);
     return undefined;

@@ -164,3 +164,21 @@ export function python(script: string, args: string[], timeoutMs = 30_000): Prom
 export function logged(harness: Harness, text: string): Record<string, unknown>[] {
   return harness.logs.filter((line) => String(line.msg).includes(text));
 }
+
+/** Runs `command` over ssh (password login) with `input` on its stdin; stdout as latin1. */
+export function execWithInput(harness: Harness, command: string, input: string, timeoutMs = 20_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const args = ['-p', PASSWORD, 'ssh', '-p', String(harness.port), ...harness.sshOptions(['-o', 'LogLevel=error']), 'alice@127.0.0.1', command];
+    const child = spawn('sshpass', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input, 'latin1');
+  });
+}

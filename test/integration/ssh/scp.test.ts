@@ -1,0 +1,130 @@
+// SCP served over the Session, driven by the real OpenSSH scp: the legacy protocol (`scp -O`)
+// both ways, recursive and preserving times, refusals, and modern scp (which uses SFTP).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execWithInput, startHarness, withPassword } from './harness.ts';
+import type { Harness } from './harness.ts';
+
+const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const OLD = new Date('2020-01-02T03:04:05Z');
+
+async function makeTree(root: string): Promise<void> {
+  await mkdir(path.join(root, 'tree/sub/deeper'), { recursive: true });
+  await writeFile(path.join(root, 'tree/hello.txt'), 'hello\n');
+  await writeFile(path.join(root, 'tree/sub/random.bin'), randomBytes(3 * 1024 * 1024 + 17));
+  await writeFile(path.join(root, 'tree/sub/deeper/empty'), '');
+  await writeFile(path.join(root, 'tree/with space.txt'), 'spaced');
+  for (const file of ['tree/hello.txt', 'tree/sub/random.bin', 'tree/sub/deeper/empty', 'tree/with space.txt']) {
+    await utimes(path.join(root, file), OLD, OLD);
+  }
+}
+
+async function assertSameTree(a: string, b: string): Promise<void> {
+  for (const file of ['hello.txt', 'sub/random.bin', 'sub/deeper/empty', 'with space.txt']) {
+    assert.equal(await sha256(path.join(b, file)), await sha256(path.join(a, file)), file);
+    assert.equal((await stat(path.join(b, file))).mtime.getTime(), OLD.getTime(), `${file} keeps its mtime`);
+  }
+}
+
+describe('SCP with the OpenSSH scp client', () => {
+  let h: Harness;
+  let local: string;
+
+  before(async () => {
+    h = await startHarness();
+    local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-local-'));
+    await makeTree(local);
+  });
+  after(async () => {
+    await h?.stop();
+    await rm(local, { recursive: true, force: true });
+  });
+
+  const scp = (args: string[], password?: string) => withPassword('scp', ['-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), ...args], password);
+
+  it('uploads a tree with scp -O -r -p: contents and times arrive intact', async () => {
+    const result = await scp(['-O', '-r', '-p', path.join(local, 'tree'), 'alice@127.0.0.1:/']);
+    assert.equal(result.code, 0, result.stderr);
+    await assertSameTree(path.join(local, 'tree'), path.join(h.homeDir, 'tree'));
+    assert.ok(h.records.some((r) => r.operation === 'upload' && r.protocol === 'ssh2_scp' && r.path === '/tree/sub/random.bin' && r.bytes === 3 * 1024 * 1024 + 17));
+  });
+
+  it('downloads a tree with scp -O -r -p: contents and times arrive intact', async () => {
+    const into = path.join(local, 'down');
+    await mkdir(into);
+    const result = await scp(['-O', '-r', '-p', 'alice@127.0.0.1:/tree', into]);
+    assert.equal(result.code, 0, result.stderr);
+    await assertSameTree(path.join(local, 'tree'), path.join(into, 'tree'));
+  });
+
+  it('uploads one file to a new name and into a directory', async () => {
+    const file = path.join(local, 'tree/hello.txt');
+    assert.equal((await scp(['-O', file, 'alice@127.0.0.1:/renamed.txt'])).code, 0);
+    assert.equal(await readFile(path.join(h.homeDir, 'renamed.txt'), 'utf8'), 'hello\n');
+    await mkdir(path.join(h.homeDir, 'inbox'));
+    assert.equal((await scp(['-O', file, 'alice@127.0.0.1:inbox'])).code, 0);
+    assert.equal(await readFile(path.join(h.homeDir, 'inbox/hello.txt'), 'utf8'), 'hello\n');
+  });
+
+  it('reports a missing file to the client and exits non-zero', async () => {
+    const result = await scp(['-O', 'alice@127.0.0.1:/no-such-file', path.join(local, 'x')]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /scp: \/no-such-file: /);
+  });
+
+  it('downloads with modern scp (SFTP protocol)', async () => {
+    const target = path.join(local, 'modern.bin');
+    const result = await scp(['alice@127.0.0.1:/tree/sub/random.bin', target]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await sha256(target), await sha256(path.join(local, 'tree/sub/random.bin')));
+  });
+
+  it('uploads a tree with modern scp -r -p (SFTP protocol)', async () => {
+    const result = await scp(['-r', '-p', path.join(local, 'tree'), 'alice@127.0.0.1:/modern-up']);
+    assert.equal(result.code, 0, result.stderr);
+    await assertSameTree(path.join(local, 'tree'), path.join(h.homeDir, 'modern-up'));
+  });
+
+  it('never lets an uploaded name climb out of the target', async () => {
+    // A hostile peer: ssh feeds hand-written sink records into the exec channel.
+    const out = await execWithInput(h, 'scp -t /inbox', 'C0644 5 ../escape.txt\nhello\0');
+    assert.match(out.stdout, /\x02scp: unexpected filename: "\.\.\/escape\.txt"/);
+    await assert.rejects(stat(path.join(h.homeDir, 'escape.txt')));
+    await assert.rejects(stat(path.join(h.dir, 'homes/escape.txt')));
+  });
+
+  it('ignores shell syntax in the command: no command runs, the name is literal', async () => {
+    const out = await execWithInput(h, 'scp -f "/tree/$(touch /tmp/ferry-pwned)"', '\0');
+    assert.match(out.stdout, /scp: \/tree\/\$\(touch \/tmp\/ferry-pwned\): /);
+    await assert.rejects(stat('/tmp/ferry-pwned'));
+  });
+});
+
+describe('SCP refused by account settings and permissions', () => {
+  it('tells a user without ssh2_scp that SCP is not enabled', async (t) => {
+    const h = await startHarness({ subsystems: ['ssh2_sftp'] });
+    t.after(() => h.stop());
+    const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
+    t.after(() => rm(local, { recursive: true, force: true }));
+    await writeFile(path.join(local, 'f'), 'x');
+    const result = await withPassword('scp', ['-O', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /SCP is not enabled for this account/);
+  });
+
+  it('passes the session permission refusal through to the client', async (t) => {
+    const h = await startHarness({ permissions: ['dirList', 'fileGet'] });
+    t.after(() => h.stop());
+    const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
+    t.after(() => rm(local, { recursive: true, force: true }));
+    await writeFile(path.join(local, 'f'), 'x');
+    const result = await withPassword('scp', ['-O', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /scp: \/f: .*permission/i);
+    await assert.rejects(stat(path.join(h.homeDir, 'f')));
+  });
+});
