@@ -50,6 +50,11 @@ export interface ImportInput {
   readonly actor?: string;
   /** Clock for the envelope timestamp (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Check only: passwords are not hashed (argon2 costs ~50 ms each) and the command carries
+   * empty hashes, so it must not be proposed.
+   */
+  readonly dryRun?: boolean;
 }
 
 interface Row {
@@ -174,7 +179,8 @@ function readList<T extends string>(
 
 async function build(input: ImportInput, rows: readonly Row[]): Promise<ImportPlan> {
   const { homes, created, reused } = input.makeVfs ? planVfs(input, rows) : { homes: new Map<string, string>(), created: [], reused: [] };
-  const hashes = await hashAll(rows.map((row) => row.password), input.hashPassword);
+  const hash = input.dryRun ? async () => '' : input.hashPassword;
+  const hashes = await hashAll(rows.map((row) => row.password), hash);
   const users: User[] = rows.map((row, i) => ({
     username: row.username,
     siteId: input.siteId,

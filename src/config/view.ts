@@ -47,7 +47,9 @@ function byKey<T>(record: Readonly<Record<string, T>>): T[] {
 }
 
 export function createView(state: ConfigState): ConfigView {
-  const frozen = deepFreeze(structuredClone(state));
+  // A frozen state is taken as deeply frozen (the config store freezes what apply builds), so
+  // publishing a view after each change does not copy the whole configuration.
+  const frozen = Object.isFrozen(state) ? state : deepFreeze(structuredClone(state));
   const sites = Object.freeze(byKey(frozen.sites));
   const usersBySite = new Map<string, User[]>();
   for (const user of byKey(frozen.users)) {

@@ -136,3 +136,17 @@ test('a byte-order mark, spaces in lists and quoted commas in passwords are hand
   assert.deepEqual(carol.subsystems, ['ssh2_sftp', 'ssh2_scp']);
   assert.equal(await verifyPassword(carol.passwordHash, 'pa, ss word'), true);
 });
+
+test('a dry run validates every line without hashing passwords', async () => {
+  let hashed = 0;
+  const counting = async (plain: string) => {
+    hashed++;
+    return hashPassword(plain);
+  };
+  const plan = await planImport(input(WITH_IDS, { dryRun: true, hashPassword: counting }));
+  assert.ok(plan.ok);
+  assert.equal(hashed, 0);
+  assert.deepEqual(plan.command.users.map((u) => u.passwordHash), ['', '', '', '']);
+  const refused = await planImport(input(WITH_IDS + 'Bad,pw,x,ssh2_sftp,dirList\n', { dryRun: true, hashPassword: counting }));
+  assert.deepEqual(!refused.ok && refused.errors.map((e) => e.line), [5, 5]);
+});
