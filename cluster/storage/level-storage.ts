@@ -121,9 +121,12 @@ export class LevelStorage implements Storage {
 
   // ---- Writes: each one atomic and durable, in call order ----
 
-  /** Persists a Raft Ready: snapshot, then entries, then hard state, in one batch. */
-  save(request: PersistRequest): Promise<void> {
-    return this.#write((draft, ops) => {
+  /**
+   * Persists a Raft Ready: snapshot, then entries, then hard state, in one batch. `sync: false`
+   * (a Ready whose mustSync is false) skips the fsync; the default is durable.
+   */
+  save(request: PersistRequest, options: { sync?: boolean } = {}): Promise<void> {
+    return this.#write(options.sync ?? true, (draft, ops) => {
       if (request.snapshot) applySnapshotTo(draft, ops, request.snapshot);
       if (request.entries && request.entries.length > 0) appendTo(draft, ops, request.entries);
       if (request.hardState) {
@@ -152,7 +155,7 @@ export class LevelStorage implements Storage {
    */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array, options: { compact?: boolean } = {}): Promise<Snapshot> {
     let created: Snapshot | undefined;
-    return this.#write((draft, ops) => {
+    return this.#write(true, (draft, ops) => {
       const have = draft.snapshot.metadata.index;
       if (index <= have) throw new SnapshotOutOfDateError(index, have);
       created = { metadata: { index, term: termIn(draft, index), confState }, data };
@@ -164,7 +167,7 @@ export class LevelStorage implements Storage {
 
   /** Drops entries up to and including `compactIndex` (which must be <= lastIndex()). */
   compact(compactIndex: number): Promise<void> {
-    return this.#write((draft, ops) => compactTo(draft, ops, compactIndex));
+    return this.#write(true, (draft, ops) => compactTo(draft, ops, compactIndex));
   }
 
   async close(): Promise<void> {
@@ -178,13 +181,13 @@ export class LevelStorage implements Storage {
     return (this.#mem.ents[0] as Entry).index;
   }
 
-  #write(build: (draft: Mem, ops: Op[]) => void): Promise<void> {
+  #write(sync: boolean, build: (draft: Mem, ops: Op[]) => void): Promise<void> {
     const run = async () => {
       if (this.#closed) throw new Error('raft log store is closed');
       const draft: Mem = { ...this.#mem, ents: this.#mem.ents.slice() };
       const ops: Op[] = [];
       build(draft, ops);
-      if (ops.length > 0) await this.#db.batch(ops, { sync: true });
+      if (ops.length > 0) await this.#db.batch(ops, { sync });
       this.#mem = draft;
     };
     const result = this.#queue.then(run, run);

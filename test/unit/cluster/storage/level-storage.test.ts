@@ -139,3 +139,27 @@ function runChild(code: string): Promise<{ stdout: string; signal: NodeJS.Signal
     });
   });
 }
+
+test('a log with a gap is refused at open as corrupt, naming what to do', async (t) => {
+  const dir = await tempDir(t);
+  const store = await LevelStorage.open(dir, conf);
+  await store.append([entry(1, 1), entry(2, 1)]);
+  await store.close();
+  const { Level } = await import('level');
+  const { encodeEntry, entryKey } = await import('../../../../cluster/storage/codec.ts');
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.put(entryKey(5), encodeEntry(entry(5, 1)));
+  await db.close();
+  await assert.rejects(LevelStorage.open(dir), /corrupt .*gap in the log before entry 5.*restore the data directory/);
+});
+
+test('a write that is refused leaves the store as it was', async (t) => {
+  const dir = await tempDir(t);
+  const store = await LevelStorage.open(dir, conf);
+  t.after(() => store.close());
+  await store.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+  await store.createSnapshot(2, conf, Uint8Array.of(1), { compact: true });
+  await assert.rejects(store.applySnapshot({ metadata: { index: 1, term: 1, confState: conf }, data: new Uint8Array() }), /older than the current snapshot/);
+  await assert.rejects(store.compact(7), /not available/);
+  assert.deepEqual([store.firstIndex(), store.lastIndex(), store.snapshot().metadata.index], [3, 3, 2]);
+});
