@@ -1,0 +1,141 @@
+// OpenFile against a dumb model (STYLE.md 8): random reads and writes at random offsets,
+// overlapping and sequential, issued without waiting (as SFTP clients keep requests in flight),
+// must leave exactly what a plain byte array would hold.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { WRITE_CHUNK } from '../../../src/session/streams.ts';
+import { createSessionFixture } from '../../helpers/session-fixture.ts';
+
+type Op = { kind: 'write'; offset: number; length: number; seed: number } | { kind: 'read'; offset: number; length: number } | { kind: 'stat' };
+
+function bytes(length: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) b[i] = (seed + i * 7) & 0xff;
+  return b;
+}
+
+class Model {
+  data = Buffer.alloc(0);
+  write(offset: number, chunk: Buffer) {
+    const end = offset + chunk.length;
+    if (end > this.data.length) this.data = Buffer.concat([this.data, Buffer.alloc(end - this.data.length)]);
+    chunk.copy(this.data, offset);
+  }
+  read(offset: number, length: number): Buffer {
+    return this.data.subarray(Math.min(offset, this.data.length), Math.min(offset + length, this.data.length));
+  }
+}
+
+const SPAN = 3 * WRITE_CHUNK;
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('write' as const), offset: fc.integer({ min: 0, max: SPAN }), length: fc.integer({ min: 1, max: 300_000 }), seed: fc.nat(255) }),
+  fc.record({ kind: fc.constant('read' as const), offset: fc.integer({ min: 0, max: SPAN }), length: fc.integer({ min: 0, max: 200_000 }) }),
+  fc.constant({ kind: 'stat' as const }),
+);
+/** Runs of sequential writes: the coalescing path. */
+const sequentialArb = fc.record({ start: fc.integer({ min: 0, max: SPAN }), sizes: fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 40 }), seed: fc.nat(255) });
+
+describe('OpenFile', () => {
+  it('matches a byte-array model under random reads, writes and stats issued without waiting', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(opArb, sequentialArb), { minLength: 1, maxLength: 25 }), async (steps) => {
+        const name = `/model-${run++}`;
+        const file = await fx.session.open(name, { read: true, write: true, create: true, truncate: true });
+        const model = new Model();
+        const pending: Promise<void>[] = [];
+        for (const step of steps) {
+          if ('sizes' in step) {
+            let offset = step.start;
+            for (const size of step.sizes) {
+              const chunk = bytes(size, step.seed + offset);
+              model.write(offset, chunk);
+              // The caller may reuse its buffer once write() resolved: the file must have copied it.
+              pending.push(file.write(offset, chunk).then(() => void chunk.fill(0)));
+              offset += size;
+            }
+          } else if (step.kind === 'write') {
+            const chunk = bytes(step.length, step.seed);
+            model.write(step.offset, Buffer.from(chunk));
+            pending.push(file.write(step.offset, chunk));
+          } else if (step.kind === 'read') {
+            const expected = Buffer.from(model.read(step.offset, step.length));
+            pending.push(file.read(step.offset, step.length).then((got) => assert.ok(got.equals(expected), `read ${step.offset}+${step.length}`)));
+          } else {
+            const size = model.data.length;
+            pending.push(file.stat().then((st) => assert.equal(st.size, size)));
+          }
+        }
+        await Promise.all(pending);
+        await file.close();
+        assert.ok(readFileSync(path.join(fx.homeDir, name.slice(1))).equals(model.data), 'file on disk equals the model');
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('appends every write at the end whatever offset the client sends', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const first = await fx.session.open('/log', { write: true, create: true });
+    await first.write(0, Buffer.from('one '));
+    await first.close();
+    const file = await fx.session.open('/log', { write: true, append: true });
+    await Promise.all([file.write(0, Buffer.from('two ')), file.write(0, Buffer.from('three'))]);
+    await file.close();
+    assert.equal(readFileSync(path.join(fx.homeDir, 'log'), 'utf8'), 'one two three');
+  });
+
+  it('creates, truncates and refuses per open flags', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const s = fx.session;
+    await (await s.open('/empty', { write: true, create: true })).close();
+    assert.equal(readFileSync(path.join(fx.homeDir, 'empty'), 'utf8'), '', 'created at open, before any write');
+    const f = await s.open('/empty', { write: true });
+    await f.write(0, Buffer.from('0123456789'));
+    await f.close();
+    await (await s.open('/empty', { write: true, truncate: true })).close();
+    assert.equal(readFileSync(path.join(fx.homeDir, 'empty'), 'utf8'), '');
+    await assert.rejects(s.open('/empty', { write: true, create: true, exclusive: true }), { kind: 'exists' });
+    await assert.rejects(s.open('/missing', { read: true }), { kind: 'not-found' });
+    await assert.rejects(s.open('/missing', { write: true }), { kind: 'not-found' });
+    await s.mkdir('/dir');
+    await assert.rejects(s.open('/dir', { read: true }), { kind: 'is-a-directory' });
+    const ro = await s.open('/empty', { read: true });
+    await assert.rejects(ro.write(0, Buffer.from('x')), { kind: 'invalid-argument' });
+    assert.equal((await ro.read(0, 10)).length, 0, 'empty buffer at end of file');
+    await ro.close();
+    await assert.rejects(ro.read(0, 1), { kind: 'invalid-argument' }, 'closed handles refuse work');
+  });
+
+  it('sees a file grow after reading to its end', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const writer = await fx.session.open('/grow', { write: true, create: true });
+    const reader = await fx.session.open('/grow', { read: true });
+    await writer.write(0, Buffer.from('abc'));
+    await writer.sync();
+    assert.equal(String(await reader.read(0, 10)), 'abc');
+    await writer.write(3, Buffer.from('def'));
+    await writer.sync();
+    assert.equal(String(await reader.read(3, 10)), 'def');
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  it('flushes coalesced writes before stat and setStat see the file', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const file = await fx.session.open('/f', { write: true, create: true });
+    await file.write(0, Buffer.alloc(10));
+    await file.setStat({ size: 5 });
+    assert.equal((await file.stat()).size, 5);
+    await file.close();
+    await assert.rejects(file.write(0, Buffer.alloc(1)), { kind: 'invalid-argument' });
+  });
+});
