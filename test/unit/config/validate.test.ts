@@ -4,7 +4,7 @@ import type { CommandBody } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
 import { validate } from '../../../src/config/validate.ts';
-import { command, populated, site, user, vfs } from './fixtures.ts';
+import { applyAll, command, populated, site, user, vfs } from './fixtures.ts';
 
 function errorsOf(state: ConfigState, body: CommandBody): { path: string; message: string }[] {
   return [...validate(state, command(body))];
@@ -150,4 +150,41 @@ test('an import refuses existing users, duplicates and VFS ids that exist', () =
   assert.ok(errors.some((e) => e.path === 'users[2].username' && /twice/.test(e.message)));
   assert.ok(errors.some((e) => e.path === 'vfs[1].id' && /already exists/.test(e.message)));
   assert.ok(!errors.some((e) => e.path === 'users[1].homeVfsId'), 'a VFS created by the same import counts as existing');
+});
+
+test('a greeting must be one line and every algorithm list must name at least one algorithm', () => {
+  const state = populated();
+  assertRefused(state, { type: 'site.put', site: site({ greeting: 'hello\r\nSSH-2.0-evil' }) }, 'site.greeting', /one line/);
+  const policy = { ...site().sshAlgorithms, cipher: [] };
+  assertRefused(state, { type: 'site.put', site: site({ sshAlgorithms: policy }) }, 'site.sshAlgorithms.cipher', /at least one/);
+  const bad = { ...site().sshAlgorithms, kex: ['curve25519-sha256; rm -rf'] };
+  assertRefused(state, { type: 'site.put', site: site({ sshAlgorithms: bad }) }, 'site.sshAlgorithms.kex[0]', /ssh -Q/);
+  const twice = site({ bindings: [{ protocol: 'ssh', host: '127.0.0.1', port: 2222 }, { protocol: 'ssh', host: '127.0.0.1', port: 2222 }] });
+  assertRefused(state, { type: 'site.put', site: twice }, 'site.bindings[1]', /duplicates/);
+});
+
+test('usernames are unique per site, not across sites', () => {
+  const state = applyAll([command({ type: 'site.put', site: site({ id: 'second', bindings: [{ protocol: 'ssh', host: '127.0.0.1', port: 2300 }] }) })], populated());
+  assert.deepEqual(errorsOf(state, { type: 'user.put', user: user({ siteId: 'second' }) }), []);
+  const body: CommandBody = { type: 'users.import', siteId: 'second', users: [user({ siteId: 'second' })], vfs: [] };
+  assert.deepEqual(errorsOf(state, body), []);
+  const dup: CommandBody = { type: 'users.import', siteId: 'default', users: [user()], vfs: [] };
+  assertRefused(state, dup, 'users[0].username', /already exists in site 'default'/);
+});
+
+test('an import whose users belong to another site is refused', () => {
+  const body: CommandBody = { type: 'users.import', siteId: 'default', users: [user({ username: 'bob', siteId: 'elsewhere' })], vfs: [] };
+  assertRefused(populated(), body, 'users[0].siteId', /must be 'default'/);
+});
+
+test('settings updates accept only known settings', () => {
+  assert.deepEqual(errorsOf(populated(), { type: 'settings.update', settings: { serverName: 'Harbour' } }), []);
+  assertRefused(populated(), { type: 'settings.update', settings: { debug: true } as never }, 'settings.debug', /not a known field/);
+  assertRefused(populated(), { type: 'settings.update', settings: { serverName: '' } }, 'settings.serverName', /must not be empty/);
+});
+
+test('the command envelope is checked: id, timestamp and actor', () => {
+  const bad = { ...command({ type: 'site.delete', siteId: 'default' }), id: 'has space', at: -1, actor: '' };
+  const errors = [...validate(populated(), bad)];
+  assert.deepEqual(errors.map((e) => e.path).sort(), ['actor', 'at', 'id']);
 });
