@@ -47,9 +47,15 @@ function byKey<T>(record: Readonly<Record<string, T>>): T[] {
 }
 
 export function createView(state: ConfigState): ConfigView {
-  // A frozen state is taken as deeply frozen (the config store freezes what apply builds), so
-  // publishing a view after each change does not copy the whole configuration.
-  const frozen = Object.isFrozen(state) ? state : deepFreeze(structuredClone(state));
+  // A frozen state is not copied (the config store freezes what apply builds), so publishing a
+  // view after each change does not copy the whole configuration; its parts are frozen in place.
+  let frozen: ConfigState;
+  if (Object.isFrozen(state)) {
+    for (const part of Object.values(state)) deepFreeze(part);
+    frozen = state;
+  } else {
+    frozen = deepFreeze(structuredClone(state));
+  }
   const sites = Object.freeze(byKey(frozen.sites));
   const usersBySite = new Map<string, User[]>();
   for (const user of byKey(frozen.users)) {
