@@ -12,6 +12,11 @@
 //   directories ("synthetic"), so clients can navigate to the mount.
 // - Home storage hidden under a mount path is unreachable ("shadowed"); a symlink resolving
 //   into it is refused (see permissionsAt).
+// - Mount points and their parents cannot be removed, renamed or replaced, and a directory with
+//   a mount or an override below it cannot be moved (it would carry content out from under its
+//   rules). Rename across mounts is refused with `unsupported` ("copy, then delete"), decided
+//   over a silent copy: a copy of a large tree is not atomic, can half-fail, and would turn a
+//   cheap rename into an unbounded transfer the client did not ask for.
 import type { Permission } from '../config/model/permissions.ts';
 import type { PermissionOverride } from '../config/model/user.ts';
 import { FerryError } from './errors.ts';

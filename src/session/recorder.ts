@@ -1,0 +1,117 @@
+// The transfer-log side of the Session: every operation ends here, success or failure, with the
+// session's identity, its virtual path, bytes and duration (W3C log, logging/transfer-log.ts).
+import type { Logger } from 'pino';
+import type { TransferLog, TransferOperation } from '../logging/transfer-log.ts';
+import { mapFsError } from '../vfs/drivers/fs-errors.ts';
+import { normalizeVirtualPath } from '../vfs/path.ts';
+import type { FerryError } from './errors.ts';
+import { isFerryError } from './errors.ts';
+import type { ConnectionInfo } from './types.ts';
+
+export function asFerryError(error: unknown, path: string): FerryError {
+  return isFerryError(error) ? error : mapFsError(error, path);
+}
+
+/** The path as the log shows it: canonical when it can be, else the raw text, bounded. */
+export function displayPath(path: string): string {
+  try {
+    return normalizeVirtualPath(path);
+  } catch {
+    return String(path).slice(0, 256);
+  }
+}
+
+export interface RecordExtra {
+  readonly target?: string;
+  readonly bytes?: number;
+  readonly durationMs?: number;
+}
+
+export class OperationRecorder {
+  readonly #log: TransferLog;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #connection: ConnectionInfo;
+  readonly #username: string;
+  readonly #protocol: string;
+
+  constructor(deps: { transferLog: TransferLog; logger: Logger; now: () => number }, connection: ConnectionInfo, username: string, protocol: string) {
+    this.#log = deps.transferLog;
+    this.#logger = deps.logger.child({ connectionId: connection.connectionId, user: username, protocol });
+    this.#now = deps.now;
+    this.#connection = connection;
+    this.#username = username;
+    this.#protocol = protocol;
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  record(operation: TransferOperation, path: string, status: string, extra: RecordExtra = {}): void {
+    const c = this.#connection;
+    this.#log.write({
+      time: new Date(this.#now()),
+      siteId: c.siteId,
+      connectionId: c.connectionId,
+      remoteAddress: c.remoteAddress,
+      remotePort: c.remotePort,
+      username: this.#username,
+      protocol: this.#protocol,
+      operation,
+      path,
+      ...(extra.target === undefined ? {} : { target: extra.target }),
+      bytes: extra.bytes ?? 0,
+      durationMs: extra.durationMs ?? 0,
+      status,
+    });
+  }
+
+  /** A FerryError for the client, with the detail in the application log. */
+  fail(error: unknown, path: string): FerryError {
+    const failure = asFerryError(error, path);
+    this.#logger.debug({ path, kind: failure.kind, detail: failure.detail }, failure.message);
+    return failure;
+  }
+
+  /** Runs an operation without a transfer-log line (metadata), mapping its errors. */
+  async guard<T>(path: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw this.fail(error, path);
+    }
+  }
+
+  /** Runs an operation that the transfer log records, success or failure. */
+  async logged<T>(operation: TransferOperation, path: string, body: () => Promise<T>, target?: string): Promise<T> {
+    const started = this.#now();
+    const extra = () => ({ durationMs: this.#now() - started, ...(target === undefined ? {} : { target: displayPath(target) }) });
+    try {
+      const result = await body();
+      this.record(operation, displayPath(path), 'ok', extra());
+      return result;
+    } catch (error) {
+      const failure = this.fail(error, path);
+      this.record(operation, displayPath(path), failure.kind, extra());
+      throw failure;
+    }
+  }
+
+  /** Starts a streamed transfer: a failure before its stream exists is logged here. */
+  async start<T>(operation: TransferOperation, path: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      const failure = this.fail(error, path);
+      this.record(operation, displayPath(path), failure.kind);
+      throw failure;
+    }
+  }
+
+  /** Ends a streamed transfer (called by the stream meters). */
+  end(operation: TransferOperation, path: string, started: number, bytes: number, error: FerryError | undefined): void {
+    if (error) this.#logger.debug({ path, kind: error.kind, detail: error.detail }, `${operation} ended early`);
+    this.record(operation, path, error?.kind ?? 'ok', { bytes, durationMs: this.#now() - started });
+  }
+}

@@ -1,0 +1,77 @@
+// Client path -> Target: normalized (vfs/path.ts), routed through the mount table, symlinks
+// resolved by the driver where needed, permissions of the place the path really leads to.
+import type { Mount, MountTable, PermissionSet } from '../vfs/mounts.ts';
+import { baseName, joinPath, normalizeVirtualPath, parentOf } from '../vfs/path.ts';
+import type { EntryInfo } from '../vfs/vfs.ts';
+import { FerryError, isFerryError } from './errors.ts';
+import { requirePermission } from './permissions.ts';
+import type { Operation } from './permissions.ts';
+
+export interface Target {
+  readonly virtualPath: string;
+  readonly mount: Mount;
+  /** Driver path with symlinks resolved (the last component only when following). */
+  readonly realPath: string;
+  readonly permissions: PermissionSet;
+  readonly isMountPoint: boolean;
+  readonly isMountParent: boolean;
+}
+
+export class PathResolver {
+  readonly table: MountTable;
+  readonly #syntheticTime: number;
+  closed = false;
+
+  constructor(table: MountTable, syntheticTime: number) {
+    this.table = table;
+    this.#syntheticTime = syntheticTime;
+  }
+
+  async target(path: string, follow: boolean): Promise<Target> {
+    if (this.closed) throw new FerryError('invalid-argument', 'the session is closed', { detail: path });
+    const r = this.table.resolve(normalizeVirtualPath(path));
+    const { mount, driverPath } = r;
+    let realPath = driverPath;
+    let permissions = r.permissions;
+    if (mount.driver.capabilities.symlinks && driverPath !== '/') {
+      const driver = mount.driver;
+      realPath = follow ? await driver.realpath(driverPath) : joinPath(await driver.realpath(parentOf(driverPath)), baseName(driverPath));
+      if (mount.needsRealpath) permissions = this.table.permissionsAt(mount, realPath);
+    }
+    return { virtualPath: r.virtualPath, mount, realPath, permissions, isMountPoint: r.isMountPoint, isMountParent: r.isMountParent };
+  }
+
+  /** The Target of a mount point or mount parent, which has no symlinks to resolve. */
+  mountTarget(virtualPath: string): Target {
+    const r = this.table.resolve(virtualPath);
+    return { ...r, realPath: r.driverPath };
+  }
+
+  require(t: Target, operation: Operation): void {
+    requirePermission(t.permissions, operation, t.virtualPath);
+  }
+
+  synthetic(name: string): EntryInfo {
+    return { name, type: 'dir', size: 0, mtimeMs: this.#syntheticTime, atimeMs: this.#syntheticTime, mode: 0o755 };
+  }
+
+  /** lstat of the target's real path; a mount parent missing on the home storage is a directory. */
+  async entry(t: Target): Promise<EntryInfo> {
+    const name = baseName(t.virtualPath);
+    try {
+      return { ...(await t.mount.driver.stat(t.realPath)), name };
+    } catch (error) {
+      if (t.isMountParent && isFerryError(error) && error.kind === 'not-found') return this.synthetic(name);
+      throw error;
+    }
+  }
+
+  async entryOrUndefined(t: Target): Promise<EntryInfo | undefined> {
+    try {
+      return await this.entry(t);
+    } catch (error) {
+      if (isFerryError(error) && error.kind === 'not-found') return undefined;
+      throw error;
+    }
+  }
+}
