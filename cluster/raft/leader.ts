@@ -192,8 +192,19 @@ function validateConfChange(r: Raft, data: Uint8Array, batch: readonly Entry[]):
     return undefined;
   }
   const next = applyConfChange(r.configLog.current(), change);
-  if (typeof next === 'string') return undefined;
+  if (typeof next === 'string' || !caughtUp(r, change.type, change.nodeId)) return undefined;
   return encodeConfChange({ change, confState: next });
+}
+
+/**
+ * A voter joins only as a learner that has caught up (thesis §4.2.1): a new voter with an empty
+ * log would count toward every quorum while it cannot yet acknowledge anything, and with one
+ * more failure the cluster could stall.
+ */
+function caughtUp(r: Raft, type: string, id: NodeId): boolean {
+  if (type !== 'add-voter' || r.voters.includes(id)) return true;
+  const pr = r.progress.get(id);
+  return pr !== undefined && pr.isLearner && pr.match >= r.log.committed;
 }
 
 function handleAppendResp(r: Raft, m: Message, pr: Progress): void {

@@ -113,7 +113,10 @@ export class RawNode {
   /**
    * Proposes a one-server membership change. The leader refuses it (false, or a silent drop
    * when forwarded) while another change is uncommitted, before it committed an entry of its
-   * term, or when the change is invalid (removing the last voter, changing nothing).
+   * term, during a leadership transfer, when the change is invalid (removing the last voter,
+   * changing nothing), or when it promotes a node that is not a caught-up learner: add a node
+   * with 'add-learner', wait until status().progress shows its match at the commit index, then
+   * 'add-voter'. The change takes effect on each node when appended to its log (thesis §4.1).
    */
   proposeConfChange(cc: ConfChange): boolean {
     const data = encodeConfChange({ change: cc, confState: { voters: [], learners: [] } });

@@ -6,7 +6,7 @@
 // Everything derives from the seed: a failure replays exactly from it.
 import type { NodeId } from '../../../cluster/raft/index.ts';
 import { SimCluster } from './cluster.ts';
-import type { SimNode } from './cluster.ts';
+import type { SimNode, SimOptions } from './cluster.ts';
 import { encodeCommand } from './kv.ts';
 import type { KvCommand } from './kv.ts';
 import { HistoryRecorder, checkLinearizable } from './linearizability.ts';
@@ -22,6 +22,32 @@ export interface ChaosOptions {
   membership: boolean;
   clients: number;
   keys: number;
+  /** Cluster shape and Raft settings; by default derived from the seed (see variantFor). */
+  variant?: ChaosVariant;
+}
+
+export interface ChaosVariant {
+  name: string;
+  voters: NodeId[];
+  raft: Partial<Omit<SimOptions, 'seed' | 'ids' | 'voters'>>;
+}
+
+/**
+ * The seed also picks the cluster's shape, so one number replays a run exactly: plain Raft
+ * (no PreVote, no CheckQuorum), five voters from the start, and tight flow control (one
+ * small entry per message, two appends in flight) besides the defaults.
+ */
+export function variantFor(seed: number): ChaosVariant {
+  switch (seed % 4) {
+    case 1:
+      return { name: 'plain Raft', voters: ['n1', 'n2', 'n3'], raft: { preVote: false, checkQuorum: false } };
+    case 2:
+      return { name: 'five voters', voters: ['n1', 'n2', 'n3', 'n4', 'n5'], raft: {} };
+    case 3:
+      return { name: 'tight flow control', voters: ['n1', 'n2', 'n3'], raft: { maxSizePerMsg: 1, maxInflightMsgs: 2, heartbeatTicks: 1 } };
+    default:
+      return { name: 'defaults', voters: ['n1', 'n2', 'n3'], raft: {} };
+  }
 }
 
 export const defaultChaos: Omit<ChaosOptions, 'seed'> = { rounds: 300, livenessRounds: 150, membership: true, clients: 5, keys: 2 };
@@ -56,7 +82,8 @@ export class ChaosRun {
 
   constructor(o: ChaosOptions) {
     this.o = o;
-    this.c = new SimCluster({ seed: o.seed, ids: allIds, voters: ['n1', 'n2', 'n3'], snapshotEvery: 12, compactionMargin: 3 });
+    const v = o.variant ?? variantFor(o.seed);
+    this.c = new SimCluster({ seed: o.seed, ids: allIds, voters: v.voters, snapshotEvery: 12, compactionMargin: 3, ...v.raft });
     for (let i = 0; i < o.clients; i++) this.clients.push({ id: i, op: undefined });
     this.c.hooks = {
       onApplied: (node, cmd) => this.#onApplied(node, cmd),

@@ -3,56 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStorage, RawNode, message, seededRandom } from '../../../../cluster/raft/index.ts';
-import type { Message, RaftConfig } from '../../../../cluster/raft/index.ts';
-
-class Net {
-  nodes = new Map<string, RawNode>();
-  storage = new Map<string, MemoryStorage>();
-  outbox: Message[] = [];
-  constructor(ids: string[], extra: Partial<RaftConfig> = {}) {
-    ids.forEach((id, i) => {
-      const s = new MemoryStorage({ voters: ids, learners: [] });
-      this.storage.set(id, s);
-      this.nodes.set(id, new RawNode({ id, storage: s, random: seededRandom(i + 1), preVote: false, checkQuorum: false, ...extra }));
-    });
-  }
-  n(id: string): RawNode {
-    return this.nodes.get(id) as RawNode;
-  }
-  /** Handles Readies (persist, collect messages, advance) of every node. */
-  flush(): void {
-    for (const [id, node] of this.nodes) {
-      while (node.hasReady()) {
-        const rd = node.ready();
-        const s = this.storage.get(id) as MemoryStorage;
-        if (rd.snapshot) s.applySnapshot(rd.snapshot);
-        s.append(rd.entries);
-        if (rd.hardState) s.setHardState(rd.hardState);
-        this.outbox.push(...rd.messages);
-        node.advance();
-      }
-    }
-  }
-  take(pred: (m: Message) => boolean = () => true): Message[] {
-    this.flush();
-    const out = this.outbox.filter(pred);
-    this.outbox = this.outbox.filter((m) => !pred(m));
-    return out;
-  }
-  /** Delivers everything until quiet, except messages `drop` rejects. */
-  settle(drop: (m: Message) => boolean = () => false): void {
-    for (let i = 0; i < 100; i++) {
-      const ms = this.take();
-      if (ms.length === 0) return;
-      for (const m of ms) if (!drop(m)) this.n(m.to).step(m);
-    }
-  }
-  elect(id: string): void {
-    this.n(id).campaign();
-    this.settle();
-    assert.equal(this.n(id).status().role, 'leader');
-  }
-}
+import type { Message } from '../../../../cluster/raft/index.ts';
+import { Net } from './net.ts';
 
 const data = (s: string): Uint8Array => new TextEncoder().encode(s);
 
