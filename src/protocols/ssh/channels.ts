@@ -47,6 +47,12 @@ function notAllowed(name: string): string {
   return `${name} is not enabled for this account; ask your administrator.`;
 }
 
+function channelClosed(channel: ServerChannel): Promise<void> {
+  const state = (channel as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+  if (channel.destroyed || state === 'closed') return Promise.resolve();
+  return new Promise((resolve) => channel.once('close', () => resolve()));
+}
+
 async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: Subsystem, work: (session: Session) => Promise<number | undefined>): Promise<void> {
   deps.track(1);
   let session: Session | undefined;
@@ -60,6 +66,10 @@ async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: S
     refuse(channel, clientMessage(error));
   } finally {
     await session?.close().catch((error: unknown) => deps.log.warn({ err: error }, 'ssh: closing the session failed'));
+    // The transfer is over only when the channel is closed: until then ssh2 may still hold data
+    // waiting for the client's window, which a shutdown must not cut off.
+    channel.resume(); // nothing reads any more: let the client's EOF arrive
+    await channelClosed(channel);
     deps.track(-1);
   }
 }

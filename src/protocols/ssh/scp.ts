@@ -62,6 +62,12 @@ class ChannelReader {
     return { level: record.type === 'warning' ? 'warning' : 'error', message: 'message' in record ? record.message : '' };
   }
 
+  /** Reads and drops whatever the peer still sends, so the channel can reach its end and close. */
+  async discardRest(): Promise<void> {
+    this.#pending = Buffer.alloc(0);
+    while (await this.#fill()) this.#pending = Buffer.alloc(0);
+  }
+
   /** Yields exactly `size` bytes in chunks. */
   async *bytes(size: number): AsyncGenerator<Buffer> {
     let left = size;
@@ -240,7 +246,9 @@ async function offer(ctx: Context, line: string): Promise<boolean> {
 async function sendFile(ctx: Context, path: string, name: string, stat: { size: number; mode: number; mtimeMs: number; atimeMs: number }): Promise<void> {
   let source: Readable;
   try {
-    source = await ctx.session.openRead(path);
+    // Exactly the announced bytes: a file that grows meanwhile is cut at its size, so the
+    // stream ends normally and the transfer is logged as complete.
+    source = await ctx.session.openRead(path, { length: stat.size });
   } catch (error) {
     return warn(ctx, path, error);
   }
@@ -253,8 +261,7 @@ async function sendFile(ctx: Context, path: string, name: string, stat: { size: 
       for await (const chunk of source as AsyncIterable<Buffer>) {
         const part = chunk.subarray(0, stat.size - sent); // never more than announced
         sent += part.length;
-        await writeAll(ctx.channel, part);
-        if (sent >= stat.size) break;
+        if (part.length > 0) await writeAll(ctx.channel, part);
       }
     } catch (error) {
       failure = error;
@@ -317,5 +324,7 @@ export async function serveScp(channel: Duplex, command: ScpCommand, session: Se
     log.info({ err: error instanceof ScpProtocolError || isFerryError(error) ? message : error }, 'scp: transfer ended with an error');
     if (!channel.destroyed && !channel.writableEnded) channel.write(formatStatus('error', message));
     return 1;
+  } finally {
+    ctx.reader.discardRest().catch(() => {});
   }
 }

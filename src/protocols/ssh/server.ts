@@ -252,7 +252,9 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   const address = { host: bound.address, port: bound.port };
   logger.info({ site: site.id, ...address }, 'ssh: listening');
 
-  const close = async (): Promise<void> => {
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => (closed ??= shutdown());
+  const shutdown = async (): Promise<void> => {
     closing = true;
     const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const state of states.values()) if (state.transfers === 0) endConnection(state);

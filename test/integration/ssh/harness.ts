@@ -16,7 +16,7 @@ import { DEFAULT_SSH_ALGORITHMS } from '../../../src/protocols/ssh/algorithms.ts
 import { generateHostKeys } from '../../../src/protocols/ssh/host-keys.ts';
 import type { GeneratedHostKey } from '../../../src/protocols/ssh/host-keys.ts';
 import { startSshServer } from '../../../src/protocols/ssh/server.ts';
-import type { SshLimits } from '../../../src/protocols/ssh/server.ts';
+import type { SshLimits, SshServer } from '../../../src/protocols/ssh/server.ts';
 import { openSession } from '../../../src/session/session.ts';
 import type { Session } from '../../../src/session/types.ts';
 import { buildFixtureState } from '../../helpers/session-fixture.ts';
@@ -53,6 +53,7 @@ export interface Harness {
   /** Application log lines (pino JSON objects). */
   readonly logs: Record<string, unknown>[];
   readonly hostKeys: GeneratedHostKey[];
+  readonly server: SshServer;
   /** Common OpenSSH options: no host-key prompts, no agent, no stray identities. */
   sshOptions(extra?: string[]): string[];
   stop(): Promise<void>;
@@ -104,6 +105,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     records,
     logs,
     hostKeys: keys,
+    server,
     sshOptions: (extra = []) => [
       '-o', 'StrictHostKeyChecking=no',
       '-o', 'UserKnownHostsFile=/dev/null',

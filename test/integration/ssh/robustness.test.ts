@@ -1,0 +1,157 @@
+// Hostile and unusual peers: raw garbage, silent sockets, too many channels, subsystems the
+// account may not use, and shutdown while a transfer is running. The node must stay up and
+// serve the next client normally.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import ssh2 from 'ssh2';
+import type { ClientChannel } from 'ssh2';
+import { PASSWORD, logged, makeClientKey, run, startHarness, withPassword } from './harness.ts';
+import type { Harness } from './harness.ts';
+
+function connectClient(h: Harness, options: Partial<ssh2.ConnectConfig> = {}): Promise<ssh2.Client> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    client.once('ready', () => resolve(client)).once('error', reject);
+    client.connect({ host: '127.0.0.1', port: h.port, username: 'alice', password: PASSWORD, readyTimeout: 10_000, ...options });
+  });
+}
+
+/** Sends `bytes` on a raw TCP connection; resolves with what came back once the server hangs up. */
+function rawExchange(port: number, bytes: Buffer, timeoutMs = 10_000): Promise<{ received: Buffer; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks), closedByServer: false });
+    }, timeoutMs);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ received: Buffer.concat(chunks), closedByServer: true });
+    });
+    socket.write(bytes);
+  });
+}
+
+async function stillServes(h: Harness): Promise<void> {
+  const result = await withPassword('ssh', ['-p', String(h.port), ...h.sshOptions(), 'alice@127.0.0.1', 'true']);
+  assert.match(result.stderr, /does not run a shell/, 'a normal client still gets in after the hostile one');
+}
+
+describe('SSH server under hostile input', () => {
+  it('hangs up on garbage instead of an identification string, and keeps serving', async (t) => {
+    const h = await startHarness();
+    t.after(() => h.stop());
+    const junk = await rawExchange(h.port, randomBytes(64 * 1024));
+    assert.equal(junk.closedByServer, true);
+    assert.match(junk.received.toString('latin1'), /^SSH-2\.0-Ferry /);
+    const badPacket = Buffer.concat([Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'), Buffer.from([0xff, 0xff, 0xff, 0xf0, 4]), randomBytes(1024)]);
+    assert.equal((await rawExchange(h.port, badPacket)).closedByServer, true);
+    await stillServes(h);
+  });
+
+  it('disconnects a client that does not log in within the login grace time', async (t) => {
+    const h = await startHarness({ limits: { loginGraceMs: 300 } });
+    t.after(() => h.stop());
+    const started = Date.now();
+    const silent = await rawExchange(h.port, Buffer.from('SSH-2.0-Silent_1.0\r\n'), 5_000);
+    assert.equal(silent.closedByServer, true);
+    assert.ok(Date.now() - started < 3_000);
+    assert.equal(logged(h, 'no successful login within the login grace time').length, 1);
+  });
+
+  it('refuses session channels beyond the per-connection limit', async (t) => {
+    const h = await startHarness({ limits: { maxChannelsPerConnection: 2, closeGraceMs: 2_000 } });
+    t.after(() => h.stop());
+    const client = await connectClient(h);
+    const open = () =>
+      new Promise<ClientChannel | Error>((resolve) => client.exec('scp -f /nothing', (err, channel) => resolve(err ?? channel)));
+    const first = await open();
+    const second = await open();
+    const third = await open();
+    assert.ok(!(first instanceof Error) && !(second instanceof Error));
+    assert.ok(third instanceof Error, 'the third channel is refused');
+    assert.equal(logged(h, 'too many channels').length, 1);
+    client.end();
+  });
+
+  it('tells a user without ssh2_sftp that SFTP is not enabled, through the sftp client', async (t) => {
+    const keyDir = await mkdtemp(path.join(tmpdir(), 'ferry-keys-'));
+    t.after(() => rm(keyDir, { recursive: true, force: true }));
+    const key = await makeClientKey(keyDir, 'ed25519');
+    const h = await startHarness({ subsystems: ['ssh2_scp'], user: { authorizedKeys: [key.publicLine] } });
+    t.after(() => h.stop());
+    const result = await run('sftp', ['-P', String(h.port), ...h.sshOptions(['-i', key.privatePath]), '-b', '-', 'alice@127.0.0.1'], { input: 'ls\n' });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /SFTP is not enabled for this account; ask your administrator/);
+  });
+
+  it('refuses a disabled account like a wrong password', async (t) => {
+    const h = await startHarness({ user: { enabled: false } });
+    t.after(() => h.stop());
+    const result = await withPassword('ssh', ['-p', String(h.port), ...h.sshOptions(['-o', 'NumberOfPasswordPrompts=1']), 'alice@127.0.0.1', 'true']);
+    assert.match(result.stderr, /Permission denied \(publickey,password\)/);
+    assert.ok(logged(h, 'ssh: login failed').some((l) => l.reason === 'account disabled'));
+  });
+
+  it('takes as long to refuse an unknown user as a wrong password', async (t) => {
+    const h = await startHarness();
+    t.after(() => h.stop());
+    const timeLogin = async (username: string) => {
+      const started = process.hrtime.bigint();
+      await assert.rejects(connectClient(h, { username, password: 'nope', tryKeyboard: false }));
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    await timeLogin('warmup');
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      unknown.push(await timeLogin('nobody'));
+      wrong.push(await timeLogin('alice'));
+    }
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
+    const [u, w] = [median(unknown), median(wrong)];
+    assert.ok(Math.abs(u - w) < Math.max(u, w) * 0.5, `unknown ${u.toFixed(0)} ms vs wrong password ${w.toFixed(0)} ms`);
+  });
+});
+
+describe('SSH server shutdown', () => {
+  it('lets an in-flight download finish before closing, and refuses new connections', async (t) => {
+    const h = await startHarness({ limits: { closeGraceMs: 20_000 } });
+    t.after(() => h.stop());
+    const size = 8 * 1024 * 1024;
+    await mkdir(h.homeDir, { recursive: true });
+    await writeFile(path.join(h.homeDir, 'big.bin'), randomBytes(size));
+    const client = await connectClient(h);
+    const channel = await new Promise<ClientChannel>((resolve, reject) => client.exec('scp -f /big.bin', (err, ch) => (err ? reject(err) : resolve(ch))));
+    // A slow reader: pause between chunks so the transfer is still running at close.
+    let received = 0;
+    channel.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      channel.pause();
+      setTimeout(() => channel.resume(), 2);
+    });
+    channel.write(Buffer.from([0]));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    channel.write(Buffer.from([0])); // ack the C record
+    const closing = h.server.close();
+    const refused = await rawExchange(h.port, Buffer.from('SSH-2.0-Late_1.0\r\n'), 3_000).catch(() => ({ closedByServer: true, received: Buffer.alloc(0) }));
+    assert.equal(refused.received.length, 0, 'no new connection is served while closing');
+    await once(channel, 'data'); // still flowing after close() was called
+    channel.write(Buffer.from([0]));
+    const drained = once(channel, 'close');
+    await closing;
+    await drained; // what the paused reader still buffers arrives after the server is gone
+    assert.ok(received >= size, `received ${received} of ${size} bytes before the server closed`);
+    assert.equal(logged(h, 'download ended early').length, 0);
+    client.end();
+  });
+});
