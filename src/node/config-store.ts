@@ -36,6 +36,11 @@ export interface ConfigStoreOptions {
   readonly snapshotEvery?: number;
   /** Background problems (a failed snapshot, a throwing subscriber); default: ignored. */
   readonly onError?: (error: Error) => void;
+  /**
+   * Builds the replica that drives the config state machine. Default: a cluster of one with
+   * its log in `configLogDir(dataDir)`. The Raft replica plugs in here.
+   */
+  readonly openReplica?: (stateMachine: StateMachine<ApplyResult>) => Promise<Replica<ApplyResult>>;
 }
 
 export class ConfigValidationError extends Error {
@@ -110,12 +115,11 @@ export async function openConfigStore(options: ConfigStoreOptions): Promise<Conf
   const onError = options.onError ?? (() => undefined);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const machine = new ConfigMachine();
-  const replica: Replica<ApplyResult> = await SingleNodeReplica.open({
-    dir: configLogDir(options.dataDir),
-    stateMachine: machine,
-    snapshotEvery: options.snapshotEvery,
-    onError,
-  });
+  const openReplica =
+    options.openReplica ??
+    ((stateMachine: StateMachine<ApplyResult>) =>
+      SingleNodeReplica.open({ dir: configLogDir(options.dataDir), stateMachine, snapshotEvery: options.snapshotEvery, onError }));
+  const replica = await openReplica(machine);
   return new Store(machine, replica, onError);
 }
 

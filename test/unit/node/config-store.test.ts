@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { SingleNodeReplica } from '../../../cluster/replica/single-node.ts';
 import { LevelStorage } from '../../../cluster/storage/level-storage.ts';
 import { encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
 import type { ConfigView } from '../../../src/config/view.ts';
@@ -150,4 +151,24 @@ test('a node killed right after proposals resolve keeps every acknowledged chang
   t.after(() => store.close());
   assert.equal(store.state().appliedIndex, 10);
   assert.deepEqual(store.current().users('default').map((u) => u.username), ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6']);
+});
+
+test('the replica is pluggable: the store drives whatever replica it is given', async (t) => {
+  const dataDir = await tempDir(t);
+  const logDir = path.join(dataDir, 'elsewhere');
+  let opened = 0;
+  const store = await openConfigStore({
+    dataDir,
+    openReplica: (stateMachine) => {
+      opened++;
+      return SingleNodeReplica.open({ dir: logDir, stateMachine, nodeId: 'n7' });
+    },
+  });
+  await populate(store);
+  await store.close();
+  assert.equal(opened, 1);
+  const log = await LevelStorage.open(logDir);
+  t.after(() => log.close());
+  assert.equal(log.lastIndex(), 5);
+  assert.deepEqual(log.snapshot().metadata.confState.voters, ['n7']);
 });
