@@ -61,6 +61,16 @@ describe('SCP with the OpenSSH scp client', () => {
     await assertSameTree(path.join(local, 'tree'), path.join(into, 'tree'));
   });
 
+  it('survives rekeying mid-transfer with group exchange and compression', async () => {
+    const file = path.join(local, 'tree/sub/random.bin');
+    const options = ['-C', '-o', 'RekeyLimit=1M', '-o', 'KexAlgorithms=diffie-hellman-group-exchange-sha256'];
+    assert.equal((await scp(['-O', ...options, file, 'alice@127.0.0.1:/rekeyed.bin'])).code, 0);
+    assert.equal(await sha256(path.join(h.homeDir, 'rekeyed.bin')), await sha256(file));
+    const back = path.join(local, 'rekeyed-back.bin');
+    assert.equal((await scp(['-O', ...options, 'alice@127.0.0.1:/rekeyed.bin', back])).code, 0);
+    assert.equal(await sha256(back), await sha256(file));
+  });
+
   it('uploads one file to a new name and into a directory', async () => {
     const file = path.join(local, 'tree/hello.txt');
     assert.equal((await scp(['-O', file, 'alice@127.0.0.1:/renamed.txt'])).code, 0);
