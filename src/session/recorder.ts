@@ -17,7 +17,8 @@ export function displayPath(path: string): string {
   try {
     return normalizeVirtualPath(path);
   } catch {
-    return String(path).slice(0, 256);
+    // A refused path may hold control characters: never let them into a log line.
+    return String(path).slice(0, 256).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   }
 }
 

@@ -52,6 +52,25 @@ function decodeName(raw: Buffer): string | undefined {
   }
 }
 
+/** Entries whose lstat runs concurrently while listing (a huge directory is I/O-bound). */
+const LIST_BATCH = 64;
+
+async function statBatch(dir: string, names: readonly string[]): Promise<EntryInfo[]> {
+  const entries = await Promise.all(
+    names.map((name) =>
+      fsp.lstat(joinPath(dir, name)).then(
+        (stats) => entryOf(name, stats),
+        (error: unknown) => {
+          // Removed between readdir and lstat: not an error, just gone.
+          if (errnoOf(error) === 'ENOENT') return undefined;
+          throw mapFsError(error, dir);
+        },
+      ),
+    ),
+  );
+  return entries.filter((entry): entry is EntryInfo => entry !== undefined);
+}
+
 export class LocalDriver implements VfsDriver {
   readonly kind = 'disk';
   readonly capabilities: Capabilities = {
@@ -144,17 +163,18 @@ export class LocalDriver implements VfsDriver {
     } catch (error) {
       throw mapFsError(error, physical);
     }
+    let batch: string[] = [];
     for await (const dirent of dir) {
       // Names that are not valid UTF-8 or that the path rules refuse cannot be addressed by a
       // client, so they are not shown (they were created behind Ferry's back).
       const name = decodeName(dirent.name as unknown as Buffer);
       if (name === undefined) continue;
-      try {
-        yield entryOf(name, await fsp.lstat(joinPath(physical, name)));
-      } catch (error) {
-        if (errnoOf(error) !== 'ENOENT') throw mapFsError(error, physical);
-      }
+      batch.push(name);
+      if (batch.length < LIST_BATCH) continue;
+      yield* await statBatch(physical, batch);
+      batch = [];
     }
+    yield* await statBatch(physical, batch);
   }
 
   async openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
