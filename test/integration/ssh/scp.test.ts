@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { execWithInput, startHarness, withPassword } from './harness.ts';
+import { PASSWORD, execWithInput, run, startHarness, withPassword } from './harness.ts';
 import type { Harness } from './harness.ts';
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
@@ -30,7 +30,7 @@ async function assertSameTree(a: string, b: string): Promise<void> {
   }
 }
 
-describe('SCP with the OpenSSH scp client', () => {
+describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
   let h: Harness;
   let local: string;
 
@@ -78,6 +78,19 @@ describe('SCP with the OpenSSH scp client', () => {
     await mkdir(path.join(h.homeDir, 'inbox'));
     assert.equal((await scp(['-O', file, 'alice@127.0.0.1:inbox'])).code, 0);
     assert.equal(await readFile(path.join(h.homeDir, 'inbox/hello.txt'), 'utf8'), 'hello\n');
+  });
+
+  it('serves PuTTY pscp in SCP mode both ways', async () => {
+    const pinned = h.hostKeys.flatMap((key) => ['-hostkey', key.fingerprint]);
+    const pscp = (args: string[]) => run('pscp', ['-scp', '-batch', '-q', ...pinned, '-P', String(h.port), '-pw', PASSWORD, ...args]);
+    const up = await pscp(['-r', '-p', path.join(local, 'tree'), 'alice@127.0.0.1:/putty']);
+    assert.equal(up.code, 0, up.stderr);
+    await assertSameTree(path.join(local, 'tree'), path.join(h.homeDir, 'putty'));
+    const into = path.join(local, 'putty-down');
+    await mkdir(into);
+    const down = await pscp(['-r', '-p', 'alice@127.0.0.1:/putty', into]);
+    assert.equal(down.code, 0, down.stderr);
+    await assertSameTree(path.join(local, 'tree'), path.join(into, 'putty'));
   });
 
   it('reports a missing file to the client and exits non-zero', async () => {
