@@ -121,10 +121,12 @@ export class Raft {
   }
 
   #loadHardState(hs: HardState): void {
-    if (hs.commit < this.log.committed || hs.commit > this.log.lastIndex()) {
-      throw new Error(`raft: stored commit ${hs.commit} is outside [${this.log.committed}, ${this.log.lastIndex()}]`);
+    if (hs.commit > this.log.lastIndex()) {
+      throw new Error(`raft: stored commit ${hs.commit} is beyond the stored log (last index ${this.log.lastIndex()})`);
     }
-    this.log.committed = hs.commit;
+    // A snapshot is committed by definition: a commit below it (say, a crash between writing
+    // the snapshot and the hard state) is raised to it rather than refused.
+    this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }

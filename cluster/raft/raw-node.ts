@@ -125,7 +125,8 @@ export class RawNode {
 
   /**
    * Steps a message received from a peer. Malformed messages and local-only types are refused
-   * (false) without changing any state: the network is hostile.
+   * (false) without changing any state: the network is hostile. Raft trusts `from` and `term`:
+   * authenticating peers (mutual TLS, member ids bound to certificates) is the transport's job.
    */
   step(m: Message): boolean {
     if (isLocalMessage(m.type) || validateMessage(m) !== undefined) return false;
@@ -144,7 +145,10 @@ export class RawNode {
   }
 
   /**
-   * Requests a linearizable read point. A ReadState with this context appears in a later
+   * Requests a linearizable read point (ReadIndex, thesis §6.4: one heartbeat round trip).
+   * There are deliberately no lease-based reads: a lease (§6.4.1) is only safe if clocks drift
+   * apart by less than the lease's margin, and nodes here are refused at join only beyond a
+   * skew limit much larger than an election timeout, so a lease could serve stale reads. A ReadState with this context appears in a later
    * Ready if the leader confirms its leadership; otherwise nothing does, and the caller retries
    * after a timeout. Contexts must be unique across the cluster (prefix them with the node id).
    */

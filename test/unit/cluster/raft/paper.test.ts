@@ -149,3 +149,16 @@ test('a single-node cluster elects itself and commits proposals at once', () => 
   net.flush();
   assert.equal(net.n('solo').status().commit, net.n('solo').status().lastIndex);
 });
+
+test('§5.3: a follower commits only up to the last entry the leader vouched for, never a stale tail beyond it', () => {
+  const storage = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const e = (index: number, term: number) => ({ index, term, type: 'normal' as const, data: new Uint8Array([index]) });
+  storage.append([e(1, 1), e(2, 1), e(3, 2)]); // index 3 is from a leader whose entry lost
+  storage.setHardState({ term: 3, vote: '', commit: 1 });
+  const b = new RawNode({ id: 'b', storage, random: seededRandom(1) });
+  // The leader of term 3 holds (2, term 1) and has committed up to 3 with its own entry there.
+  b.step(message({ type: 'append', from: 'a', to: 'b', term: 3, index: 1, logTerm: 1, entries: [e(2, 1)], commit: 3 }));
+  assert.equal(b.status().commit, 2);
+  const rd = b.ready();
+  assert.deepEqual(rd.committedEntries.map((x) => x.index), [1, 2]);
+});
