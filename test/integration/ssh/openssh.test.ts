@@ -27,7 +27,7 @@ describe('SSH server with the OpenSSH client', () => {
     ]);
     h = await startHarness({
       user: { authorizedKeys: [ed25519.publicLine, ecdsa.publicLine, rsa.publicLine] },
-      site: { banner: 'Welcome to {{site_name}} on {{server_name}}, {{remote_ip}}\nAuthorized use only' },
+      site: { banner: 'Welcome to {{site_name}} on {{server_name}}, {{remote_ip}}\nAuthorized use only', greeting: 'Hello {{remote_ip}} at {{site_name}}' },
     });
   });
   after(async () => {
@@ -48,6 +48,11 @@ describe('SSH server with the OpenSSH client', () => {
   it('shows the banner with variables expanded before a password login', async () => {
     const result = await withPassword('ssh', ssh(['alice@127.0.0.1', 'true']));
     assert.match(result.stderr, /Welcome to default on ferry-test, 127\.0\.0\.1\r?\nAuthorized use only/);
+  });
+
+  it('sends the greeting, expanded per connection, in the identification string', async () => {
+    const result = await withPassword('ssh', ssh(['alice@127.0.0.1', 'true'], ['-v']));
+    assert.match(result.stderr, /remote software version Ferry Hello 127\.0\.0\.1 at default\r?\n/);
   });
 
   it('logs in with a password and refuses to run a command, on stderr with exit status 1', async () => {
