@@ -182,3 +182,20 @@ test('paths that try to leave the home are confined to it', async (t) => {
     assert.notEqual(copied, 'secret', name);
   }
 });
+
+test('globs, put -f (fsync@openssh.com), chmod -h (lsetstat@openssh.com) and ls -n work', async (t) => {
+  const { home, local } = await setup(t);
+  await writeFile(path.join(home, 'a.txt'), 'a');
+  await writeFile(path.join(home, 'b.txt'), 'bb');
+  await writeFile(path.join(home, 'c.log'), 'c');
+  await writeFile(path.join(local, 'synced.bin'), randomBytes(500_000));
+  const r = await sftpBatch({ home }, local, ['get *.txt', 'ls -n *.txt', 'put -f synced.bin', 'chmod -h 640 a.txt', 'ln -s a.txt l', '-chmod -h 600 l']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(path.join(local, 'a.txt'), 'utf8'), 'a');
+  assert.equal(await readFile(path.join(local, 'b.txt'), 'utf8'), 'bb');
+  await assert.rejects(stat(path.join(local, 'c.log')));
+  assert.match(r.stdout, /^-rw-r--r-- +\? +0 +0 +2 .* b\.txt$/m);
+  assert.deepEqual(await readFile(path.join(home, 'synced.bin')), await readFile(path.join(local, 'synced.bin')));
+  assert.equal((await stat(path.join(home, 'a.txt'))).mode & 0o777, 0o640);
+  assert.match(r.stderr, /Operation unsupported/);
+});

@@ -34,6 +34,13 @@ export class PacketFramer {
     this.#buffered += chunk.length;
   }
 
+  /** Drops everything buffered (the channel is being closed). */
+  discard(): void {
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#expected = -1;
+  }
+
   /** The next complete payload (type byte first), or undefined until more bytes arrive. */
   next(): Buffer | undefined {
     if (this.#expected < 0) {

@@ -66,10 +66,13 @@ export class HandleTable {
     return {
       commit: (handle) => {
         settle();
-        const id = this.#nextId++;
+        // Ids are never reused while a handle is open, even after 2^32 opens wrap the counter.
+        let id = this.#nextId;
+        while (this.#open.has(id) || id === 0) id = (id + 1) >>> 0;
+        this.#nextId = (id + 1) >>> 0;
         this.#open.set(id, { ...handle, id, tail: Promise.resolve() } as Handle);
         const wire = Buffer.allocUnsafe(4);
-        wire.writeUInt32BE(id >>> 0, 0);
+        wire.writeUInt32BE(id, 0);
         return wire;
       },
       release: () => settle(),

@@ -94,6 +94,11 @@ export class SftpServer {
   readonly #onData = (chunk: Buffer | string): void => {
     if (this.#inputDone) return;
     this.#framer.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    // While paused at most one more chunk can arrive; more means the stream ignores pause().
+    if (this.#framer.bufferedBytes > this.#limits.maxPacketLength + this.#limits.maxInFlightBytes) {
+      this.#fatal('the channel keeps sending while paused', { buffered: this.#framer.bufferedBytes });
+      return;
+    }
     this.#step();
   };
 
@@ -209,6 +214,8 @@ export class SftpServer {
     this.#stopped = true;
     this.#inputDone = true;
     this.#stream.off('data', this.#onData);
+    this.#framer.discard();
+    this.#step();
   }
 
   async #finish(): Promise<void> {

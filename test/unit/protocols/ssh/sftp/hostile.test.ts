@@ -193,3 +193,18 @@ test('a client that does not read replies stops the server from taking more requ
   clientEnd.resume();
   assert.equal((await Promise.all(replies)).filter((r) => r.type === FXP.DATA).length, 600);
 });
+
+test('a stream that ignores pause cannot make the server buffer without bound', async (t) => {
+  const session = new StallingSession();
+  const { client, serverEnd, served, logs } = startServer(t, session, { limits: { maxInFlightRequests: 2, maxInFlightBytes: 1 << 20 } });
+  serverEnd.pause = () => serverEnd; // a broken transport: pause() does nothing
+  await client.init();
+  const file = asHandle(await client.send(FXP.OPEN, (w) => NO_ATTRS(w.text('/s').u32(FXF.WRITE | FXF.CREAT))));
+  for (let i = 0; i < 100; i++) client.raw(new SftpWriter(FXP.WRITE).u32(100 + i).bytes(file).u64(i * 65536).bytes(Buffer.alloc(65536)).finish());
+  await new Promise((r) => setTimeout(r, 100));
+  session.release.splice(0).forEach((release) => release());
+  await new Promise((r) => setTimeout(r, 10));
+  session.release.splice(0).forEach((release) => release());
+  await served;
+  assert.ok(logs.some((e) => (e.obj as { reason?: string }).reason === 'the channel keeps sending while paused'));
+});
