@@ -102,6 +102,14 @@ describe('SSH server under hostile input', () => {
     assert.ok(logged(h, 'ssh: login failed').some((l) => l.reason === 'account disabled'));
   });
 
+  it('refuses the right password for an account that allows only public keys', async (t) => {
+    const h = await startHarness({ user: { authMethods: ['publickey'] } });
+    t.after(() => h.stop());
+    const result = await withPassword('ssh', ['-p', String(h.port), ...h.sshOptions(['-o', 'NumberOfPasswordPrompts=1']), 'alice@127.0.0.1', 'true']);
+    assert.match(result.stderr, /Permission denied/);
+    assert.ok(logged(h, 'ssh: login failed').some((l) => l.reason === 'password authentication is not enabled for this account'));
+  });
+
   it('takes as long to refuse an unknown user as a wrong password', async (t) => {
     const h = await startHarness();
     t.after(() => h.stop());
