@@ -1,0 +1,88 @@
+// First start: a new data directory gets the site `default` (SSH/SFTP/SCP on the requested
+// address, fresh host keys, secure algorithm defaults), a disk VFS with a parametric target so
+// every user gets their own directory, and a first user with a random password shown once.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { hashPassword } from '../auth/passwords.ts';
+import type { Command, CommandBody } from '../config/commands.ts';
+import { envelope } from '../config/ids.ts';
+import { defaultSite } from '../config/initial.ts';
+import type { SecretBox } from '../config/secrets.ts';
+import { PERMISSIONS } from '../config/model/permissions.ts';
+import type { ConfigState } from '../config/state.ts';
+import { generateHostKeys } from '../protocols/ssh/host-keys.ts';
+
+export const DEFAULT_SITE_ID = 'default';
+export const DEFAULT_VFS_ID = 'default-home';
+export const FIRST_USERNAME = 'ferry';
+export const INITIAL_CREDENTIALS_FILE = 'initial-credentials.txt';
+
+export function hostKeyContext(siteId: string, index: number): string {
+  return `site/${siteId}/hostkey/${index}`;
+}
+
+export interface FirstStart {
+  readonly commands: readonly Command[];
+  readonly username: string;
+  readonly password: string;
+}
+
+function command(body: CommandBody): Command {
+  return { ...envelope('system:first-start'), ...body } as Command;
+}
+
+export async function planFirstStart(options: {
+  dataDir: string;
+  host: string;
+  port: number;
+  secrets: SecretBox;
+}): Promise<FirstStart> {
+  const generated = await generateHostKeys({ comment: `ferry@${DEFAULT_SITE_ID}` });
+  const hostKeys = generated.map((key, index) => ({
+    algorithm: key.algorithm,
+    publicKey: key.publicKey,
+    privateKeyEncrypted: options.secrets.seal(key.privateKeyPem, hostKeyContext(DEFAULT_SITE_ID, index)),
+  }));
+  // 18 random bytes: 24 base64url characters, about 144 bits.
+  const password = randomBytes(18).toString('base64url');
+  const commands = [
+    command({ type: 'site.put', site: defaultSite({ id: DEFAULT_SITE_ID, host: options.host, port: options.port, hostKeys }) }),
+    command({
+      type: 'vfs.put',
+      vfs: { id: DEFAULT_VFS_ID, name: 'Home directories', kind: 'disk', target: path.join(options.dataDir, 'files', '{{username}}') },
+    }),
+    command({
+      type: 'user.put',
+      user: {
+        username: FIRST_USERNAME,
+        siteId: DEFAULT_SITE_ID,
+        enabled: true,
+        description: 'First user, created at first start',
+        passwordHash: await hashPassword(password),
+        authorizedKeys: [],
+        authMethods: ['password', 'publickey'],
+        subsystems: ['ssh2_sftp', 'ssh2_scp'],
+        permissions: [...PERMISSIONS],
+        homeVfsId: DEFAULT_VFS_ID,
+        virtualFolders: [],
+        permissionOverrides: [],
+      },
+    }),
+  ];
+  return { commands, username: FIRST_USERNAME, password };
+}
+
+export function isFirstStart(state: ConfigState): boolean {
+  return Object.keys(state.sites).length === 0;
+}
+
+export async function writeInitialCredentials(dataDir: string, first: FirstStart, where: string): Promise<string> {
+  const file = path.join(dataDir, INITIAL_CREDENTIALS_FILE);
+  await writeFile(
+    file,
+    `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nDelete this file once you have changed or stored the password.\n`,
+    { mode: 0o600, flag: 'wx' },
+  );
+  return file;
+}

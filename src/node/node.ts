@@ -1,0 +1,142 @@
+// Composition root: wires the data directory, config store, logs, SSH servers and the control
+// socket into one running node, and takes them down in reverse order.
+import path from 'node:path';
+import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
+import { envelope } from '../config/ids.ts';
+import type { Site } from '../config/model/site.ts';
+import { openSecretBox } from '../config/secrets.ts';
+import type { SecretBox } from '../config/secrets.ts';
+import { openAppLog } from '../logging/app-log.ts';
+import type { Logger } from '../logging/app-log.ts';
+import { openW3cTransferLog } from '../logging/w3c.ts';
+import { startSshServer } from '../protocols/ssh/server.ts';
+import type { SshServer } from '../protocols/ssh/server.ts';
+import { openSession } from '../session/session.ts';
+import { hostKeyContext, isFirstStart, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID } from './bootstrap.ts';
+import { openConfigStore } from './config-store.ts';
+import type { ConfigStore } from './config-store.ts';
+import { startControlServer } from './control-server.ts';
+import { controlHandlers } from './operations.ts';
+import { lockDataDir, prepareDataDir } from './data-dir.ts';
+
+export const SOFTWARE = 'Ferry 0.1.0';
+
+export interface NodeOptions {
+  readonly dataDir: string;
+  /** Listen address of the default site; applied to its SSH binding when given. */
+  readonly host?: string | undefined;
+  readonly sftpPort?: number | undefined;
+  /** Operator-facing lines (`listening ...`, first-start credentials). */
+  readonly out: (line: string) => void;
+}
+
+export interface RunningNode {
+  stop(): Promise<void>;
+}
+
+async function applyBindingFlags(store: ConfigStore, options: NodeOptions, logger: Logger): Promise<void> {
+  if (options.host === undefined && options.sftpPort === undefined) return;
+  const site = store.current().site(DEFAULT_SITE_ID);
+  if (!site) return;
+  const bindings = site.bindings.map((binding) =>
+    binding.protocol === 'ssh'
+      ? { ...binding, host: options.host ?? binding.host, port: options.sftpPort ?? binding.port }
+      : binding,
+  );
+  if (JSON.stringify(bindings) === JSON.stringify(site.bindings)) return;
+  await store.propose({ ...envelope('cli:start'), type: 'site.put', site: { ...site, bindings } });
+  logger.info({ siteId: site.id, bindings }, 'site bindings changed by start flags');
+}
+
+async function startSite(site: Site, deps: {
+  store: ConfigStore;
+  secrets: SecretBox;
+  logger: Logger;
+  transferLog: ReturnType<typeof openW3cTransferLog>;
+}): Promise<SshServer[]> {
+  const hostKeys = site.hostKeys.map((key, index) => ({
+    algorithm: key.algorithm,
+    privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
+  }));
+  const servers: SshServer[] = [];
+  for (const binding of site.bindings) {
+    if (binding.protocol !== 'ssh') continue;
+    servers.push(
+      await startSshServer({
+        site,
+        hostKeys,
+        bind: { host: binding.host, port: binding.port },
+        getView: () => deps.store.current(),
+        openSession: (user, connection, protocol) =>
+          openSession(
+            { view: deps.store.current(), transferLog: deps.transferLog, logger: deps.logger, now: Date.now },
+            user,
+            connection,
+            protocol,
+          ),
+        logger: deps.logger.child({ siteId: site.id }),
+        transferLog: deps.transferLog,
+        verifyPassword,
+        verifyAgainstDummy: async (plain) => {
+          await verifyAgainstDummy(plain);
+        },
+      }),
+    );
+  }
+  return servers;
+}
+
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  prepareDataDir(options.dataDir);
+  const lock = lockDataDir(options.dataDir);
+  const appLog = openAppLog({ logDir: path.join(options.dataDir, 'logs') });
+  const logger = appLog.logger;
+  const cleanups: (() => Promise<void> | void)[] = [() => lock.release(), () => appLog.flush()];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error({ err: error }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const secrets = await openSecretBox(options.dataDir);
+    const store = await openConfigStore({ dataDir: options.dataDir, onError: (error) => logger.error({ err: error }, 'config store background error') });
+    cleanups.push(() => store.close());
+
+    if (isFirstStart(store.state())) {
+      const host = options.host ?? '0.0.0.0';
+      const first = await planFirstStart({ dataDir: options.dataDir, host, port: options.sftpPort ?? 2222, secrets });
+      for (const command of first.commands) await store.propose(command);
+      const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host);
+      options.out(`first start: created site "${DEFAULT_SITE_ID}" and user "${first.username}" with password ${first.password}`);
+      options.out(`  (also in ${file}; shown once)`);
+      logger.info({ dataDir: options.dataDir }, 'data directory initialized');
+    } else {
+      await applyBindingFlags(store, options, logger);
+    }
+
+    const transferLog = openW3cTransferLog({ dir: path.join(options.dataDir, 'logs', 'transfers'), software: SOFTWARE });
+    cleanups.push(() => transferLog.close());
+
+    for (const site of store.current().sites()) {
+      if (!site.enabled) continue;
+      const servers = await startSite(site, { store, secrets, logger, transferLog });
+      for (const server of servers) {
+        cleanups.push(() => server.close());
+        options.out(`listening sftp ${server.address.host}:${server.address.port}`);
+      }
+    }
+
+    const control = await startControlServer(options.dataDir, controlHandlers({ store, logger }), logger);
+    cleanups.push(() => control.close());
+    logger.info({ dataDir: options.dataDir, pid: process.pid }, 'node started');
+    return { stop };
+  } catch (error) {
+    logger.error({ err: error }, 'start failed');
+    await stop();
+    throw error;
+  }
+}

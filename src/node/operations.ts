@@ -1,0 +1,63 @@
+// What the CLI can ask a running node to do over the control socket. Each handler checks its
+// parameters (they come from another process), then goes through the same validate-and-propose
+// path as every other configuration change.
+import { hashPassword } from '../auth/passwords.ts';
+import { newId } from '../config/ids.ts';
+import { planImport } from '../config/import-csv.ts';
+import type { Logger } from '../logging/app-log.ts';
+import type { ConfigStore } from './config-store.ts';
+import type { ControlHandler } from './control-server.ts';
+
+export interface ImportUsersParams {
+  readonly csv: string;
+  readonly siteId: string;
+  readonly makeVfs: boolean;
+  readonly dryRun: boolean;
+}
+
+/** Lines for the operator, and whether the import (or the dry run) succeeded. */
+export interface ImportUsersResult {
+  readonly ok: boolean;
+  readonly lines: readonly string[];
+}
+
+function importUsersParams(params: unknown): ImportUsersParams {
+  const p = params as Partial<ImportUsersParams> | null;
+  if (!p || typeof p.csv !== 'string' || typeof p.siteId !== 'string' || typeof p.makeVfs !== 'boolean' || typeof p.dryRun !== 'boolean') {
+    throw new Error('importUsers needs { csv: string, siteId: string, makeVfs: boolean, dryRun: boolean }');
+  }
+  return p as ImportUsersParams;
+}
+
+export async function importUsers(store: ConfigStore, logger: Logger, params: ImportUsersParams): Promise<ImportUsersResult> {
+  const state = store.state();
+  if (!state.sites[params.siteId]) {
+    const known = Object.keys(state.sites).join(', ') || 'none';
+    return { ok: false, lines: [`no virtual site with id "${params.siteId}" (sites: ${known}); --vsite takes the site id, not its name`] };
+  }
+  const plan = await planImport({ csv: params.csv, siteId: params.siteId, makeVfs: params.makeVfs, state, hashPassword, newId });
+  if (!plan.ok) {
+    return {
+      ok: false,
+      lines: [...plan.errors.map((e) => `line ${e.line}: ${e.message}`), `nothing imported: fix the lines above and run the import again`],
+    };
+  }
+  const users = plan.command.users.map((u) => u.username);
+  const what = `${users.length} user(s)${plan.command.vfs.length ? ` and ${plan.command.vfs.length} disk VFS(s)` : ''}`;
+  if (params.dryRun) {
+    return { ok: true, lines: [`dry run: ${what} would be imported into site "${params.siteId}": ${users.join(', ')}`, 'nothing was changed'] };
+  }
+  const outcome = await store.propose(plan.command);
+  if (!outcome.ok) {
+    return { ok: false, lines: [...outcome.errors.map((e) => `${e.path}: ${e.message}`), 'nothing imported'] };
+  }
+  logger.info({ siteId: params.siteId, users }, 'users imported from CSV');
+  return { ok: true, lines: [`imported ${what} into site "${params.siteId}": ${users.join(', ')}`] };
+}
+
+export function controlHandlers(deps: { store: ConfigStore; logger: Logger }): Record<string, ControlHandler> {
+  return {
+    importUsers: (params) => importUsers(deps.store, deps.logger, importUsersParams(params)),
+    ping: async () => ({ pid: process.pid }),
+  };
+}
