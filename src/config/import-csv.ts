@@ -13,7 +13,7 @@ import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
 import { LIMITS } from './shapes.ts';
 import type { ConfigState } from './state.ts';
-import { userKey } from './state.ts';
+import { has, userKey } from './state.ts';
 import { diskTargetProblem, USERNAME_PATTERN, validate } from './validate.ts';
 
 export const MAX_CSV_BYTES = 32 * 1024 * 1024;
@@ -70,7 +70,7 @@ type LineErrors = ImportLineError[];
 
 export async function planImport(input: ImportInput): Promise<ImportPlan> {
   const errors: LineErrors = [];
-  if (!input.state.sites[input.siteId]) {
+  if (!has(input.state.sites, input.siteId)) {
     return { ok: false, errors: [{ line: 0, message: `no virtual site with id '${input.siteId}'; pass the site's id (not its name)` }] };
   }
   if (Buffer.byteLength(input.csv, 'utf8') > MAX_CSV_BYTES) {
@@ -133,7 +133,7 @@ function readRow(fields: string[], line: number, input: ImportInput, errors: Lin
   const push = (message: string) => errors.push({ line, message });
   if (!USERNAME_PATTERN.test(username)) {
     push(`username '${clip(username)}' is invalid: use 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit, no spaces`);
-  } else if (input.state.users[userKey(input.siteId, username)]) {
+  } else if (has(input.state.users, userKey(input.siteId, username))) {
     push(`user '${username}' already exists in site '${input.siteId}'; remove the line or delete the user first`);
   }
   if (password === '') push(`user '${clip(username)}' has an empty password; every imported user needs one`);
@@ -150,7 +150,7 @@ function checkVfsField(vfs: string, input: ImportInput, push: (message: string) 
     const problem = vfs === '' ? 'is empty' : diskTargetProblem(vfs);
     if (problem) push(`home directory '${clip(vfs)}' ${problem}; with --makevfs the third field is an absolute directory path`);
     else if (vfs.length > LIMITS.path) push(`home directory is longer than ${LIMITS.path} characters`);
-  } else if (!Object.hasOwn(input.state.vfs, vfs)) {
+  } else if (!has(input.state.vfs, vfs)) {
     const hint = vfs.startsWith('/') ? '; to create a VFS for a directory path, import with --makevfs' : '; use the id of an existing VFS';
     push(`no VFS with id '${clip(vfs)}'${hint}`);
   }

@@ -20,3 +20,11 @@ export interface ConfigState {
 export function userKey(siteId: string, username: string): string {
   return `${siteId}/${username}`;
 }
+
+/**
+ * Whether `record` holds `key` itself. Plain `record[key]` would find Object.prototype members
+ * for ids such as `constructor` or `toString`, which are valid ids.
+ */
+export function has(record: Readonly<Record<string, unknown>>, key: string): boolean {
+  return Object.hasOwn(record, key);
+}

@@ -12,7 +12,7 @@ import { fieldPath } from './schema.ts';
 import type { ValidationError } from './schema.ts';
 import { isSealed } from './sealed.ts';
 import type { ConfigState } from './state.ts';
-import { userKey } from './state.ts';
+import { has, userKey } from './state.ts';
 
 export type { ValidationError } from './schema.ts';
 
@@ -51,7 +51,7 @@ export function validate(state: ConfigState, command: Command): readonly Validat
       checkUser(state, command.user, 'user', errors, new Set());
       break;
     case 'user.delete':
-      if (!state.users[userKey(command.siteId, command.username)]) {
+      if (!has(state.users, userKey(command.siteId, command.username))) {
         errors.push({ path: 'username', message: `no user '${command.username}' in site '${command.siteId}'; check the name and site` });
       }
       break;
@@ -119,7 +119,7 @@ function siteBoundTo(state: ConfigState, siteId: string, host: string, port: num
 }
 
 function checkSiteDelete(state: ConfigState, siteId: string, errors: Errors): void {
-  if (!state.sites[siteId]) {
+  if (!has(state.sites, siteId)) {
     errors.push({ path: 'siteId', message: `no site '${siteId}'; check the id` });
     return;
   }
@@ -133,7 +133,7 @@ function checkVfs(vfs: VfsProfile, path: string, errors: Errors): void {
 }
 
 function checkVfsDelete(state: ConfigState, vfsId: string, errors: Errors): void {
-  if (!state.vfs[vfsId]) {
+  if (!has(state.vfs, vfsId)) {
     errors.push({ path: 'vfsId', message: `no VFS '${vfsId}'; check the id` });
     return;
   }
@@ -156,7 +156,7 @@ function checkUser(state: ConfigState, user: User, path: string, errors: Errors,
   if (!USERNAME_PATTERN.test(user.username)) {
     push('username', 'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit (no spaces)');
   }
-  if (!state.sites[user.siteId]) push('siteId', `no site '${user.siteId}'; create the site first or fix the id`);
+  if (!has(state.sites, user.siteId)) push('siteId', `no site '${user.siteId}'; create the site first or fix the id`);
   if (user.passwordHash !== '' && !PHC_ARGON2ID.test(user.passwordHash)) {
     push('passwordHash', 'must be an argon2id PHC string from hashPassword() (never a clear password), or empty for none');
   }
@@ -166,7 +166,7 @@ function checkUser(state: ConfigState, user: User, path: string, errors: Errors,
   checkUnique(user.authMethods, `${path}.authMethods`, errors);
   checkNames(user.subsystems, `${path}.subsystems`, isSubsystem, SUBSYSTEMS, 'subsystem', errors);
   checkNames(user.permissions, `${path}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
-  const vfsExists = (id: string) => Boolean(state.vfs[id]) || pendingVfs.has(id);
+  const vfsExists = (id: string) => has(state.vfs, id) || pendingVfs.has(id);
   if (!vfsExists(user.homeVfsId)) push('homeVfsId', `no VFS '${user.homeVfsId}'; create it first or use an existing VFS id`);
   checkFolders(user, path, vfsExists, errors);
 }
@@ -217,14 +217,14 @@ function checkUnique(names: readonly string[], path: string, errors: Errors): vo
 }
 
 function checkImport(state: ConfigState, command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
-  if (!state.sites[command.siteId]) {
+  if (!has(state.sites, command.siteId)) {
     errors.push({ path: 'siteId', message: `no site '${command.siteId}'; import into an existing site id` });
     return;
   }
   const pendingVfs = new Set<string>();
   command.vfs.forEach((vfs, index) => {
     const at = `vfs[${index}]`;
-    if (state.vfs[vfs.id] || pendingVfs.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' already exists; an import only creates new VFS profiles` });
+    if (has(state.vfs, vfs.id) || pendingVfs.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' already exists; an import only creates new VFS profiles` });
     pendingVfs.add(vfs.id);
     checkVfs(vfs, at, errors);
   });
@@ -233,7 +233,7 @@ function checkImport(state: ConfigState, command: Extract<Command, { type: 'user
     const at = `users[${index}]`;
     if (user.siteId !== command.siteId) errors.push({ path: `${at}.siteId`, message: `must be '${command.siteId}', the site being imported into` });
     if (names.has(user.username)) errors.push({ path: `${at}.username`, message: `'${user.username}' appears twice in the import; keep one` });
-    else if (state.users[userKey(command.siteId, user.username)]) {
+    else if (has(state.users, userKey(command.siteId, user.username))) {
       errors.push({ path: `${at}.username`, message: `user '${user.username}' already exists in site '${command.siteId}'; remove it from the import` });
     }
     names.add(user.username);

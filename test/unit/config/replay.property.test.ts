@@ -19,7 +19,7 @@ import { PHC, site, vfs } from './fixtures.ts';
 
 // A small universe so that puts, deletes and references collide often.
 const siteId = fc.constantFrom('s1', 's2');
-const vfsId = fc.constantFrom('v1', 'v2', 'v3');
+const vfsId = fc.constantFrom('v1', 'v2', 'v3', 'toString');
 const username = fc.constantFrom('ann', 'bob', 'cy', 'Bad Name');
 const permissions = fc.subarray<Permission>(['dirList', 'fileGet', 'filePut', 'fileDelete']);
 const subsystems = fc.subarray<Subsystem>(['ssh2_sftp', 'ssh2_scp', 'ftp']);

@@ -188,3 +188,13 @@ test('the command envelope is checked: id, timestamp and actor', () => {
   const errors = [...validate(populated(), bad)];
   assert.deepEqual(errors.map((e) => e.path).sort(), ['actor', 'at', 'id']);
 });
+
+test('ids that name Object.prototype members are not mistaken for existing entities', () => {
+  const state = populated();
+  assertRefused(state, { type: 'user.put', user: user({ siteId: 'constructor' }) }, 'user.siteId', /no site 'constructor'/);
+  assertRefused(state, { type: 'user.put', user: user({ homeVfsId: 'toString' }) }, 'user.homeVfsId', /no VFS 'toString'/);
+  assertRefused(state, { type: 'vfs.delete', vfsId: 'valueOf' }, 'vfsId', /no VFS/);
+  assertRefused(state, { type: 'site.delete', siteId: 'hasOwnProperty' }, 'siteId', /no site/);
+  const ok = applyAll([command({ type: 'vfs.put', vfs: vfs({ id: 'constructor' }) })], state);
+  assert.deepEqual(errorsOf(ok, { type: 'user.put', user: user({ homeVfsId: 'constructor' }) }), []);
+});
