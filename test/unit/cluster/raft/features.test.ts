@@ -2,7 +2,7 @@
 // CheckQuorum, ReadIndex and leadership transfer, each seen on hand-delivered messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { message } from '../../../../cluster/raft/index.ts';
+import { MemoryStorage, RawNode, encodeConfChange, message, seededRandom } from '../../../../cluster/raft/index.ts';
 import { Net } from './net.ts';
 
 const data = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -147,4 +147,14 @@ test('a follower steps down any stale leader that still sends it appends of an o
   assert.ok(resp !== undefined && resp.type === 'append-resp' && resp.term === net.n('b').status().term);
   net.n('a').step(resp);
   assert.equal(net.n('b').status().lead, 'c');
+});
+
+test('a configuration entry that is overwritten by a new leader stops being in force (thesis §4.1)', () => {
+  const storage = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const b = new RawNode({ id: 'b', storage, random: seededRandom(1) });
+  const change = encodeConfChange({ change: { type: 'add-learner', nodeId: 'd' }, confState: { voters: ['a', 'b', 'c'], learners: ['d'] } });
+  b.step(message({ type: 'append', from: 'a', to: 'b', term: 2, index: 0, logTerm: 0, entries: [{ index: 1, term: 2, type: 'conf-change', data: change }] }));
+  assert.deepEqual(b.status().config.learners, ['d'], 'in force as soon as it is in the log');
+  b.step(message({ type: 'append', from: 'c', to: 'b', term: 3, index: 0, logTerm: 0, entries: [{ index: 1, term: 3, type: 'normal', data: new Uint8Array() }] }));
+  assert.deepEqual(b.status().config, { voters: ['a', 'b', 'c'], learners: [] });
 });
