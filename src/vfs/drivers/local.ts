@@ -48,12 +48,15 @@ export class LocalDriver implements VfsDriver {
   #root: string | undefined;
 
   constructor(root: string) {
-    if (!nodePath.isAbsolute(root) || nodePath.resolve(root) !== root || root === '/') {
+    // Trailing or doubled slashes are forgiven; ".." never (it would make the root depend on
+    // what the parent directories are), nor a relative path or the whole file system.
+    const normalized = nodePath.resolve(root);
+    if (!nodePath.isAbsolute(root) || root.split('/').includes('..') || root.includes('\0') || normalized === '/') {
       throw new FerryError('invalid-argument', 'the storage location is misconfigured; ask your administrator', {
-        detail: `disk VFS target must be an absolute normalized directory other than "/": ${JSON.stringify(root)}`,
+        detail: `disk VFS target must be an absolute directory without "..", other than "/": ${JSON.stringify(root)}`,
       });
     }
-    this.#configuredRoot = root;
+    this.#configuredRoot = normalized;
   }
 
   async #realRoot(): Promise<string> {

@@ -105,6 +105,10 @@ describe('disk driver confinement', () => {
     assert.throws(() => new LocalDriver('relative/dir'), { kind: 'invalid-argument' });
     assert.throws(() => new LocalDriver('/'), { kind: 'invalid-argument' });
     assert.throws(() => new LocalDriver('/a/../b'), { kind: 'invalid-argument' });
+    assert.throws(() => new LocalDriver('/a/..'), { kind: 'invalid-argument' });
+    assert.throws(() => new LocalDriver('//'), { kind: 'invalid-argument' });
+    const forgiving = new LocalDriver(path.join(base, 'deep', 'home') + '//');
+    assert.equal((await forgiving.stat('/')).type, 'dir', 'a trailing slash in a target is harmless');
   });
 
   it('hides names on disk that are not valid UTF-8 or that clients could not address', async (t) => {
