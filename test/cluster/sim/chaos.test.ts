@@ -15,10 +15,12 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
   const failures: string[] = [];
   let committed = 0;
   let operations = 0;
+  const totals = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0 };
   for (const seed of seeds) {
     const r = runChaos({ seed, ...defaultChaos });
     committed += r.committed;
     operations += r.operations;
+    for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
     if (r.failure !== undefined) {
       failures.push(`chaos seed ${seed} failed: ${r.failure}\n  replay: ${replayCommand(seed)}`);
       if (failures.length >= 5) break;
@@ -31,4 +33,7 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
   // The schedules must actually do work, or passing them proves nothing.
   assert.ok(committed >= seeds.length * 10, `only ${committed} entries committed over ${seeds.length} seeds`);
   assert.ok(operations >= seeds.length * 10, `only ${operations} client operations over ${seeds.length} seeds`);
+  if (single === undefined) {
+    for (const [what, n] of Object.entries(totals)) assert.ok(n >= seeds.length / 10, `only ${n} ${what} over ${seeds.length} seeds`);
+  }
 });

@@ -61,6 +61,7 @@ export interface ChaosResult {
   committed: number;
   messages: number;
   operations: number;
+  stats: SimCluster['stats'];
   linearizability: CheckResult | undefined;
 }
 
@@ -130,6 +131,7 @@ export class ChaosRun {
       committed: this.c.safety.maxApplied.index,
       messages: this.c.net.delivered,
       operations: this.history.history().length,
+      stats: { ...this.c.stats },
       linearizability: lin,
     };
   }

@@ -56,6 +56,8 @@ export class SimCluster {
   readonly rand: () => number;
   hooks: SimHooks = {};
   round = 0;
+  /** What the run exercised, so tests can tell a busy schedule from an idle one. */
+  readonly stats = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0 };
   /** Ready-handling crash point for the next Ready of a node (set by chaos). */
   crashPoint = new Map<NodeId, 'before-persist' | 'before-send'>();
   #restarts = 0;
@@ -131,6 +133,7 @@ export class SimCluster {
     const node = this.node(id);
     if (node.raft === undefined) return;
     node.raft = undefined;
+    this.stats.crashes++;
     this.hooks.onCrash?.(node);
   }
 
@@ -188,6 +191,7 @@ export class SimCluster {
     node.applied = snap.metadata.index;
     node.confState = snap.metadata.confState;
     this.safety.onSnapshotInstalled(node.id, snap.metadata.index, snap.metadata.term);
+    this.stats.snapshotsInstalled++;
   }
 
   #apply(node: SimNode, e: Entry): void {
@@ -197,6 +201,7 @@ export class SimCluster {
     node.appliedLog.push(e);
     if (e.type === 'conf-change') {
       node.confState = decodeConfChange(e.data).confState;
+      this.stats.confChangesApplied++;
       return;
     }
     const cmd = node.kv.apply(e);
@@ -207,8 +212,12 @@ export class SimCluster {
     if (node.reads.length === 0) return;
     const waiting: { index: number; context: string }[] = [];
     for (const rs of node.reads) {
-      if (rs.index <= node.applied) this.hooks.onRead?.(node, rs.context);
-      else waiting.push(rs);
+      if (rs.index > node.applied) {
+        waiting.push(rs);
+        continue;
+      }
+      this.stats.readsServed++;
+      this.hooks.onRead?.(node, rs.context);
     }
     node.reads = waiting;
   }
