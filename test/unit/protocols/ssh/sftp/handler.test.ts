@@ -202,3 +202,21 @@ test('handles left open are closed through the session when the client ends the 
   await client.ended;
   assert.equal(session.closedFiles, 2);
 });
+
+class BrokenSession extends MemorySession {
+  override async stat(): Promise<never> {
+    throw new Error('EIO: /srv/ferry/data/alice/x: disk on fire');
+  }
+}
+
+test('an unexpected error is logged and reaches the client as FAILURE without internals', async (t) => {
+  const { client, logs } = startServer(t, new BrokenSession());
+  await client.init();
+  const reply = asStatus(await client.send(FXP.STAT, (w) => w.text('/x')));
+  assert.equal(reply.code, FX.FAILURE);
+  assert.doesNotMatch(reply.message, /srv|EIO|fire/);
+  assert.match(reply.message, /server log/);
+  const logged = logs.find((e) => e.level === 'error');
+  assert.equal((logged?.obj as { request?: string }).request, 'stat');
+  assert.match(String((logged?.obj as { err?: Error }).err?.message), /disk on fire/);
+});
