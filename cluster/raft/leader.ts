@@ -166,6 +166,8 @@ export function stepLeader(r: Raft, m: Message): boolean {
 function propose(r: Raft, m: Message): boolean {
   // A leader that removed itself keeps leading only until the change commits; no new work.
   if (!r.progress.has(r.id) || r.leadTransferee !== none || m.entries.length === 0) return false;
+  const uncommitted = r.log.lastIndex() - r.log.committed;
+  if (uncommitted > 0 && uncommitted + m.entries.length > r.maxUncommitted) return false;
   const ents: Entry[] = [];
   for (const e of m.entries) {
     if (e.type !== 'conf-change') {

@@ -39,6 +39,11 @@ export interface RaftConfig {
   maxSizePerMsg?: number;
   /** Appends in flight per follower in the replicate state (flow control). Default 256. */
   maxInflightMsgs?: number;
+  /**
+   * Cap on entries appended but not yet committed at the leader; proposals beyond it are
+   * dropped (backpressure when the leader cannot reach a quorum). Default 4096.
+   */
+  maxUncommittedEntries?: number;
   /** Cap on payload bytes of committed entries handed out per Ready. Default 64 MiB. */
   maxCommittedSizePerReady?: number;
   /** Default true. */
@@ -81,6 +86,7 @@ export class Raft {
   readonly maxSizePerMsg: number;
   readonly maxInflight: number;
   readonly maxCommittedSize: number;
+  readonly maxUncommitted: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly random: Random;
@@ -97,6 +103,7 @@ export class Raft {
     this.maxInflight = c.maxInflightMsgs ?? 256;
     if (this.maxInflight < 1) throw new Error('raft: maxInflightMsgs must be at least 1');
     this.maxCommittedSize = c.maxCommittedSizePerReady ?? 64 * 1024 * 1024;
+    this.maxUncommitted = c.maxUncommittedEntries ?? 4096;
     this.preVote = c.preVote ?? true;
     this.checkQuorum = c.checkQuorum ?? true;
     this.random = c.random;
@@ -244,7 +251,7 @@ export class Raft {
       voteType = 'vote';
       term = this.term;
     }
-    if (this.poll(this.id, voteType, true) === 'won') {
+    if (this.poll(this.id, true) === 'won') {
       // A single-voter cluster wins at once.
       if (kind === 'pre-election') this.campaign('election');
       else this.becomeLeader();
@@ -258,8 +265,7 @@ export class Raft {
     }
   }
 
-  poll(id: NodeId, type: MessageType, granted: boolean): VoteResult {
-    void type;
+  poll(id: NodeId, granted: boolean): VoteResult {
     if (!this.votes.has(id)) this.votes.set(id, granted);
     return voteResult(this.voters, this.votes);
   }
@@ -390,7 +396,7 @@ export class Raft {
         return true;
       default:
         if (m.type !== myResp) return true;
-        switch (this.poll(m.from, m.type, !m.reject)) {
+        switch (this.poll(m.from, !m.reject)) {
           case 'won':
             if (this.role === 'pre-candidate') this.campaign('election');
             else this.becomeLeader();

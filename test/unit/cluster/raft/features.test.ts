@@ -158,3 +158,12 @@ test('a configuration entry that is overwritten by a new leader stops being in f
   b.step(message({ type: 'append', from: 'c', to: 'b', term: 3, index: 0, logTerm: 0, entries: [{ index: 1, term: 3, type: 'normal', data: new Uint8Array() }] }));
   assert.deepEqual(b.status().config, { voters: ['a', 'b', 'c'], learners: [] });
 });
+
+test('a leader that cannot commit stops accepting proposals beyond maxUncommittedEntries', () => {
+  const net = new Net(['a', 'b', 'c'], { maxUncommittedEntries: 5 });
+  net.elect('a');
+  const accepted = Array.from({ length: 8 }, (_, i) => net.n('a').propose(data(`p${i}`)));
+  assert.deepEqual(accepted, [true, true, true, true, true, false, false, false]);
+  net.settle();
+  assert.equal(net.n('a').propose(data('after commit')), true);
+});
