@@ -44,7 +44,7 @@ export function apply(state: ConfigState, entry: ConfigLogEntry): ApplyOutcome {
 function change(state: ConfigState, command: Command, appliedIndex: number): ConfigState {
   switch (command.type) {
     case 'settings.update':
-      return { ...state, appliedIndex, settings: { ...state.settings, ...command.settings } };
+      return { ...state, appliedIndex, settings: { ...state.settings, ...defined(command.settings) } };
     case 'site.put':
       return { ...state, appliedIndex, sites: { ...state.sites, [command.site.id]: clone(command.site) } };
     case 'site.delete':
@@ -67,6 +67,11 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
       return { ...state, appliedIndex, users, vfs };
     }
   }
+}
+
+/** Drops explicitly undefined members: JSON (the log) cannot carry them, so neither may apply. */
+function defined<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** The state owns its data: a caller mutating the command afterwards must not change it. */

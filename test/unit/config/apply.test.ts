@@ -101,3 +101,8 @@ test('every command type applies and the view reflects it', () => {
   assert.deepEqual(Object.keys(cleared.sites), []);
   assert.equal(cleared.appliedIndex, initialState().appliedIndex + 12);
 });
+
+test('an explicitly undefined setting leaves the setting as it is, as it would after the log', () => {
+  const state = applyAll([command({ type: 'settings.update', settings: { serverName: undefined } })], populated());
+  assert.equal(state.settings.serverName, 'Ferry');
+});
