@@ -155,13 +155,14 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 
   const onClient = (client: Connection, info: { ip: string; port: number }): void => {
     const state = byPeer.get(`${info.ip}|${info.port}`);
+    const log = state?.log ?? logger;
+    // First of all: an 'error' without a listener would be thrown and take the node down.
+    client.on('error', (error: Error & { level?: string }) => log.info({ err: error.message, level: error.level }, 'ssh: connection error'));
     if (!state || closing) {
       client.end();
       return;
     }
     state.client = client;
-    const log = state.log;
-    client.on('error', (error: Error & { level?: string }) => log.info({ err: error.message, level: error.level }, 'ssh: connection error'));
     const auth = new ConnectionAuth(
       { siteId: site.id, policy: site.sshAlgorithms, getView: options.getView, verifyPassword: options.verifyPassword, verifyAgainstDummy: options.verifyAgainstDummy, transferLog: options.transferLog, maxAuthTries: limits.maxAuthTries },
       state.info,

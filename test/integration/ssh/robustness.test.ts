@@ -83,6 +83,17 @@ describe('SSH server under hostile input', () => {
     client.end();
   });
 
+  it('refuses port forwarding in both directions', async (t) => {
+    const h = await startHarness();
+    t.after(() => h.stop());
+    const client = await connectClient(h);
+    const local = await new Promise<Error | undefined>((resolve) => client.forwardOut('127.0.0.1', 0, '127.0.0.1', h.port, (err) => resolve(err)));
+    assert.ok(local instanceof Error, 'direct-tcpip (ssh -L) is refused');
+    const remote = await new Promise<Error | undefined>((resolve) => client.forwardIn('127.0.0.1', 0, (err) => resolve(err)));
+    assert.ok(remote instanceof Error, 'tcpip-forward (ssh -R) is refused');
+    client.end();
+  });
+
   it('tells a user without ssh2_sftp that SFTP is not enabled, through the sftp client', async (t) => {
     const keyDir = await mkdtemp(path.join(tmpdir(), 'ferry-keys-'));
     t.after(() => rm(keyDir, { recursive: true, force: true }));
