@@ -37,3 +37,9 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
     for (const [what, n] of Object.entries(totals)) assert.ok(n >= seeds.length / 10, `only ${n} ${what} over ${seeds.length} seeds`);
   }
 });
+
+test('a chaos seed replays exactly: the same seed gives the same run', () => {
+  for (const seed of [3, 17, 1234]) {
+    assert.deepEqual(runChaos({ seed, ...defaultChaos }), runChaos({ seed, ...defaultChaos }));
+  }
+});
