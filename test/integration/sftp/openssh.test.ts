@@ -100,17 +100,27 @@ test('put -r and get -r copy a tree, and -p preserves modification times and mod
   assert.equal((await stat(path.join(home, 'tree', 'sub', 'deeper', 'three.bin'))).mode & 0o777, 0o640);
 });
 
-test('reput and reget resume interrupted transfers from where they stopped', async (t) => {
+test('reput, reget, put -a and get -a resume interrupted transfers from where they stopped', async (t) => {
   const { home, local } = await setup(t);
   const body = randomBytes(3_000_000);
   await writeFile(path.join(local, 'up.bin'), body);
   await writeFile(path.join(home, 'up.bin'), body.subarray(0, 1_234_567));
   await writeFile(path.join(home, 'down.bin'), body);
   await writeFile(path.join(local, 'down.bin'), body.subarray(0, 777_777));
-  const r = await sftpBatch({ home }, local, ['reput up.bin', 'reget down.bin']);
+  await writeFile(path.join(home, 'up2.bin'), body.subarray(0, 2_000_000));
+  await writeFile(path.join(local, 'down2.bin'), body.subarray(0, 1));
+  const log = path.join(local, 'transfer.log');
+  const r = await sftpBatch({ home, log }, local, ['reput up.bin', 'reget down.bin', 'put -a up.bin up2.bin', 'get -a down.bin down2.bin']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(await readFile(path.join(home, 'up.bin')), body);
-  assert.deepEqual(await readFile(path.join(local, 'down.bin')), body);
+  // Only the missing bytes travelled: the transfer log counts what each handle moved.
+  const records = (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('{"time"')).map((l) => JSON.parse(l));
+  const moved = (op: string, p: string) => records.filter((x) => x.operation === op && x.path === p).reduce((sum, x) => sum + x.bytes, 0);
+  assert.equal(moved('upload', '/up.bin'), 3_000_000 - 1_234_567);
+  assert.equal(moved('upload', '/up2.bin'), 1_000_000);
+  assert.equal(moved('download', '/down.bin'), 3_000_000 - 777_777 + 3_000_000 - 1);
+  for (const file of [path.join(home, 'up.bin'), path.join(local, 'down.bin'), path.join(home, 'up2.bin'), path.join(local, 'down2.bin')]) {
+    assert.deepEqual(await readFile(file), body, file);
+  }
 });
 
 test('cp copies a file on the server through copy-data', async (t) => {
