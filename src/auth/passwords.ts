@@ -77,6 +77,7 @@ function parsePhc(hash: string): Phc | undefined {
  * real check, so the answer's timing does not reveal which).
  */
 export async function verifyPassword(hash: string, plain: string): Promise<boolean> {
+  if (typeof plain !== 'string' || typeof hash !== 'string') return verifyAgainstDummy('');
   const message = Buffer.from(plain, 'utf8');
   const phc = parsePhc(hash);
   if (!phc || message.byteLength > MAX_PASSWORD_BYTES) {
@@ -96,7 +97,7 @@ let dummy: Promise<Phc> | undefined;
 export async function verifyAgainstDummy(plain: string): Promise<false> {
   dummy ??= hashPassword('ferry dummy password').then((hash) => parsePhc(hash) as Phc);
   const phc = await dummy;
-  const message = Buffer.from(plain, 'utf8').subarray(0, MAX_PASSWORD_BYTES);
+  const message = Buffer.from(typeof plain === 'string' ? plain : '', 'utf8').subarray(0, MAX_PASSWORD_BYTES);
   const tag = await derive(message, phc.salt, phc, phc.tag.byteLength);
   timingSafeEqual(tag, phc.tag);
   return false;

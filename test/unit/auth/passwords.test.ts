@@ -45,3 +45,9 @@ test('the dummy verification always answers false, even for its own password', a
   assert.equal(await verifyAgainstDummy('ferry dummy password'), false);
   assert.equal(await verifyAgainstDummy('x'.repeat(5000)), false);
 });
+
+test('a non-string password from a hostile peer verifies as false without throwing', async () => {
+  const hash = await hashPassword('secret');
+  assert.equal(await verifyPassword(hash, undefined as unknown as string), false);
+  assert.equal(await verifyPassword(null as unknown as string, 'secret'), false);
+});
