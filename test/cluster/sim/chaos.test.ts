@@ -1,7 +1,8 @@
 // Thousands of seeded chaos schedules (see chaos.ts). Each checks the Raft safety properties
 // after every step, the key-value history for linearizability (writes and ReadIndex reads),
 // and liveness after healing. A failing seed prints itself and the one command that replays it.
-// SEED=n replays one seed; SEEDS=n sets how many run (default 2000); FIRST_SEED shifts them.
+// SEED=n replays one seed; SEEDS=n sets how many run (default 2000); FIRST_SEED shifts them;
+// CHAOS_ROUNDS=n lengthens the chaos phase (the soak's long runs replay with it).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultChaos, replayCommand, runChaos } from './chaos.ts';
@@ -9,6 +10,7 @@ import { defaultChaos, replayCommand, runChaos } from './chaos.ts';
 const single = process.env.SEED;
 const count = Number(process.env.SEEDS ?? 2000);
 const first = Number(process.env.FIRST_SEED ?? 1);
+const rounds = Number(process.env.CHAOS_ROUNDS ?? defaultChaos.rounds);
 const seeds = single !== undefined ? [Number(single)] : Array.from({ length: count }, (_, i) => first + i);
 
 test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live after healing`, () => {
@@ -17,12 +19,12 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
   let operations = 0;
   const totals = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0 };
   for (const seed of seeds) {
-    const r = runChaos({ seed, ...defaultChaos });
+    const r = runChaos({ seed, ...defaultChaos, rounds });
     committed += r.committed;
     operations += r.operations;
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
     if (r.failure !== undefined) {
-      failures.push(`chaos seed ${seed} failed: ${r.failure}\n  replay: ${replayCommand(seed)}`);
+      failures.push(`chaos seed ${seed} failed: ${r.failure}\n  replay: ${replayCommand(seed, rounds)}`);
       if (failures.length >= 5) break;
     }
   }

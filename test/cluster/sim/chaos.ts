@@ -308,6 +308,7 @@ export function runChaos(o: ChaosOptions): ChaosResult {
   return new ChaosRun(o).run();
 }
 
-export function replayCommand(seed: number): string {
-  return `SEED=${seed} node --test test/cluster/sim/chaos.test.ts`;
+export function replayCommand(seed: number, rounds = defaultChaos.rounds): string {
+  const env = rounds === defaultChaos.rounds ? '' : `CHAOS_ROUNDS=${rounds} `;
+  return `${env}SEED=${seed} node --test test/cluster/sim/chaos.test.ts`;
 }
