@@ -159,41 +159,38 @@ class ProtocolSession implements Session {
 
   // ---- transfers ------------------------------------------------------------------------
 
-  async open(path: string, flags: OpenFlags): Promise<OpenFile> {
+  open(path: string, flags: OpenFlags): Promise<OpenFile> {
     const writing = Boolean(flags.write || flags.append || flags.create || flags.truncate || flags.exclusive);
     const reading = Boolean(flags.read) || !writing;
-    const t = await this.#rec.guard(path, () => this.#paths.target(path, true));
-    const operation = writing ? 'upload' : 'download';
-    const existing = await this.#rec.guard(path, () => this.#paths.entryOrUndefined(t));
-    const initialWriter = await this.#rec.guard(path, async () => {
+    return this.#rec.start(writing ? 'upload' : 'download', path, async () => {
+      const t = await this.#paths.target(path, true);
+      const existing = await this.#paths.entryOrUndefined(t);
       this.#checkOpenable(t, existing, { writing, reading, create: Boolean(flags.create), exclusive: Boolean(flags.exclusive) });
-      if (writing && (!existing || flags.truncate)) {
-        return t.mount.driver.openWrite(t.realPath, { exclusive: Boolean(flags.exclusive), truncate: Boolean(flags.truncate) });
-      }
-      return undefined;
-    }).catch((error: FerryError) => {
-      this.#rec.record(operation, t.virtualPath, error.kind);
-      throw error;
+      // Creation and truncation happen at open, as clients expect (a zero-byte upload exists).
+      const initialWriter =
+        writing && (!existing || flags.truncate)
+          ? await t.mount.driver.openWrite(t.realPath, { exclusive: Boolean(flags.exclusive), truncate: Boolean(flags.truncate) })
+          : undefined;
+      const openedAt = this.#deps.now();
+      const file: DriverOpenFile = new DriverOpenFile({
+        path: t.virtualPath,
+        driver: t.mount.driver,
+        driverPath: t.realPath,
+        readable: reading,
+        writable: writing,
+        append: Boolean(flags.append),
+        size: existing?.size ?? 0,
+        initialWriter,
+        stat: () => this.stat(t.virtualPath),
+        setStat: (changes) => this.setStat(t.virtualPath, changes),
+        onClose: (summary) => {
+          this.#files.delete(file);
+          this.#recordHandle(t.virtualPath, summary, this.#deps.now() - openedAt);
+        },
+      });
+      this.#files.add(file);
+      return file;
     });
-    const openedAt = this.#deps.now();
-    const file: DriverOpenFile = new DriverOpenFile({
-      path: t.virtualPath,
-      driver: t.mount.driver,
-      driverPath: t.realPath,
-      readable: reading,
-      writable: writing,
-      append: Boolean(flags.append),
-      size: existing?.size ?? 0,
-      initialWriter,
-      stat: () => this.stat(t.virtualPath),
-      setStat: (changes) => this.setStat(t.virtualPath, changes),
-      onClose: (summary) => {
-        this.#files.delete(file);
-        this.#recordHandle(t.virtualPath, summary, this.#deps.now() - openedAt);
-      },
-    });
-    this.#files.add(file);
-    return file;
   }
 
   #checkOpenable(t: Target, existing: EntryInfo | undefined, mode: { writing: boolean; reading: boolean; create: boolean; exclusive: boolean }): void {

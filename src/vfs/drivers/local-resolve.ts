@@ -2,7 +2,8 @@
 // vfs/path.ts). Node has no openat2(RESOLVE_BENEATH), so the driver resolves every path itself:
 //
 // 1. `resolveBeneath` walks the path one component at a time with lstat, following each symlink
-//    by reading its text and continuing the walk from there. The walk never lets the kernel
+//    by reading its text and continuing the walk from there (skipped when one realpath(3) shows
+//    that no component is a symlink: the common case costs one call, not one per component). The walk never lets the kernel
 //    resolve a link: it yields a physical path free of symlinks whose every component was seen
 //    inside the root; a link (or "..") that would leave the root is refused.
 // 2. Files are then opened with O_NOFOLLOW (a leaf swapped for a symlink after the walk fails
@@ -68,6 +69,8 @@ async function linkSegments(root: string, linkPhysical: string): Promise<{ absol
  */
 export async function resolveBeneath(root: string, path: string, followLast: boolean): Promise<string> {
   assertDriverPath(path);
+  const lexical = path === '/' ? root : root + path;
+  if (await isSymlinkFree(lexical === root || followLast ? lexical : lexical.slice(0, lexical.lastIndexOf('/')))) return lexical;
   const pending = path === '/' ? [] : path.slice(1).split('/');
   const resolved: string[] = [];
   let hops = 0;
@@ -103,6 +106,19 @@ export async function resolveBeneath(root: string, path: string, followLast: boo
     pending.unshift(...link.segments);
   }
   return physicalOf(root, resolved);
+}
+
+/**
+ * Fast path: one realpath(3) call instead of an lstat per component. When the kernel's answer
+ * equals the name, no component is a symlink and the walk would return the name unchanged.
+ * Anything else (a symlink on the way, a missing component) takes the walk.
+ */
+async function isSymlinkFree(physical: string): Promise<boolean> {
+  try {
+    return (await fsp.realpath(physical)) === physical;
+  } catch {
+    return false;
+  }
 }
 
 /** Refuses a handle whose kernel-reported path is not under `root` (closing it). */
