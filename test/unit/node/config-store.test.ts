@@ -172,3 +172,32 @@ test('the replica is pluggable: the store drives whatever replica it is given', 
   assert.equal(log.lastIndex(), 5);
   assert.deepEqual(log.snapshot().metadata.confState.voters, ['n7']);
 });
+
+test('a log entry that is not a valid command is refused on replay and the store carries on', async (t) => {
+  const dataDir = await tempDir(t);
+  const store = await openConfigStore({ dataDir });
+  await populate(store);
+  const before = store.state();
+  await store.close();
+  const log = await LevelStorage.open(configLogDir(dataDir));
+  const index = log.lastIndex() + 1;
+  const data = new TextEncoder().encode('{"type":"future.command","id":"x","at":1,"actor":"newer"}');
+  await log.save({ entries: [{ index, term: log.hardState().term, type: 'normal', data }], hardState: { ...log.hardState(), commit: index } });
+  await log.close();
+  const reopened = await openConfigStore({ dataDir });
+  t.after(() => reopened.close());
+  assert.equal(reopened.state().appliedIndex, index);
+  assert.deepEqual({ ...reopened.state(), appliedIndex: 0 }, { ...before, appliedIndex: 0 });
+  assert.deepEqual(await reopened.propose(command({ type: 'settings.update', settings: { serverName: 'Next' } })), { ok: true, index: index + 1 });
+});
+
+test('a corrupt config snapshot stops the store from opening with a clear error', async (t) => {
+  const dataDir = await tempDir(t);
+  const store = await openConfigStore({ dataDir });
+  await populate(store);
+  await store.close();
+  const log = await LevelStorage.open(configLogDir(dataDir));
+  await log.createSnapshot(log.lastIndex(), log.snapshot().metadata.confState, new TextEncoder().encode('{"version":1,"state":{}}'), { compact: true });
+  await log.close();
+  await assert.rejects(openConfigStore({ dataDir }), /invalid snapshot: state.appliedIndex is required/);
+});
