@@ -19,6 +19,14 @@ export interface CommandEnvelope {
   readonly actor: string;
 }
 
+/**
+ * Semantics (validate.ts refuses anything else, with a path and what to do):
+ * - `*.put` creates or replaces the whole entity (keyed by id; users by site + username).
+ * - `site.delete` / `vfs.delete` are refused while users still reference them (named).
+ * - `user.delete` / `*.delete` of something absent is refused, not a silent no-op.
+ * - `users.import` creates new users (and VFS profiles) all together or not at all.
+ * - `settings.update` merges the given settings over the current ones.
+ */
 export type CommandBody =
   | { readonly type: 'settings.update'; readonly settings: Partial<GlobalSettings> }
   | { readonly type: 'site.put'; readonly site: Site }
