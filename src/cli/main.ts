@@ -3,7 +3,6 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startNode } from '../node/node.ts';
 import { callNode, NodeNotRunningError } from '../node/control-client.ts';
 
 const USAGE = `Usage: ferry <command> [options]
@@ -37,6 +36,8 @@ async function commandStart(args: string[]): Promise<void> {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     fail(`--sftp-port must be a port number 0-65535, got "${values['sftp-port']}"`);
   }
+  // Loaded on demand: the other commands only talk to the control socket and start faster.
+  const { startNode } = await import('../node/node.ts');
   const node = await startNode({
     dataDir: path.resolve(values.data ?? 'data'),
     host: values.host,

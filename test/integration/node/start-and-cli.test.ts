@@ -1,0 +1,162 @@
+// The operator interface as a newcomer uses it: `ferry start` on a fresh data directory, a
+// client logging in with the printed credentials, `ferry importusers` against the running node,
+// a restart that keeps everything, and SIGTERM ending the node cleanly.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { removeDir, runFerry, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import type { RunningNode } from '../../helpers/ferry-node.ts';
+
+const run = promisify(execFile);
+const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+
+/** OpenSSH `sftp -b` with a password through sshpass (BatchMode must stay off for sshpass). */
+async function sftpBatch(node: RunningNode, user: string, password: string, commands: string, cwd: string) {
+  const batch = path.join(cwd, `batch-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(batch, commands);
+  return run(
+    'sshpass',
+    ['-p', password, 'sftp', '-o', 'BatchMode=no', ...SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, `${user}@127.0.0.1`],
+    { cwd, timeout: 60_000 },
+  );
+}
+
+function firstPassword(node: RunningNode): string {
+  const line = node.stdout.find((l) => l.startsWith('first start:'));
+  const match = /with password (\S+)/.exec(line ?? '');
+  assert.ok(match, `first start prints the first user's password; stdout was: ${node.stdout.join('\n')}`);
+  return match[1] as string;
+}
+
+describe('ferry start on a fresh data directory', () => {
+  const work = tempDir();
+  const dataDir = path.join(work, 'data');
+  let node: RunningNode;
+  let password: string;
+
+  before(async () => {
+    node = await startFerryNode({ dataDir });
+    password = firstPassword(node);
+  });
+  after(async () => {
+    await node.stop();
+    removeDir(work);
+  });
+
+  test('prints where to connect and how to log in, and keeps the credentials in a 0600 file', () => {
+    assert.match(node.stdout.join('\n'), /^listening sftp 127\.0\.0\.1:\d+$/m);
+    const file = path.join(dataDir, 'initial-credentials.txt');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`ferry / ${password}`));
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+  });
+
+  test('the first user logs in with OpenSSH sftp and gets a home directory of their own', async () => {
+    writeFileSync(path.join(work, 'hello.txt'), 'hello ferry\n');
+    const { stdout } = await sftpBatch(node, 'ferry', password, 'put hello.txt\nls -l\n', work);
+    assert.match(stdout, /hello\.txt/);
+    assert.equal(readFileSync(path.join(dataDir, 'files', 'ferry', 'hello.txt'), 'utf8'), 'hello ferry\n');
+  });
+
+  test('a wrong password is refused', async () => {
+    await assert.rejects(sftpBatch(node, 'ferry', 'not-the-password', 'ls\n', work), /Permission denied|exit code|Command failed/);
+  });
+
+  test('importusers --dryrun checks the file and changes nothing', async () => {
+    const csv = path.join(work, 'dry.csv');
+    writeFileSync(csv, `dryuser,"pass word",${path.join(work, 'dry-home')},"ssh2_sftp","dirList,fileGet"\n`);
+    const result = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs', '--dryrun']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /dry run: 1 user\(s\) and 1 disk VFS\(s\) would be imported.*dryuser/);
+    await assert.rejects(sftpBatch(node, 'dryuser', 'pass word', 'ls\n', work));
+  });
+
+  test('importusers reports each bad line with its number and imports nothing', async () => {
+    const csv = path.join(work, 'bad.csv');
+    writeFileSync(
+      csv,
+      [
+        `gooduser,pw1,${path.join(work, 'g')},"ssh2_sftp","dirList"`,
+        `Bad User,pw2,${path.join(work, 'b')},"ssh2_sftp","dirList"`,
+        `third,pw3,${path.join(work, 't')},"ssh2_sftp","dirList,fly"`,
+      ].join('\n') + '\n',
+    );
+    const result = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^line 2: .*username/m);
+    assert.match(result.stdout, /^line 3: .*fly/m);
+    assert.match(result.stdout, /nothing imported/);
+    await assert.rejects(sftpBatch(node, 'gooduser', 'pw1', 'ls\n', work));
+  });
+
+  test('imported users log in with their permissions: a read-only user cannot upload', async () => {
+    const homes = path.join(work, 'imported');
+    const csv = path.join(work, 'users.csv');
+    writeFileSync(
+      csv,
+      `reader,"read only",${path.join(homes, 'reader')},"ssh2_sftp,ssh2_scp","dirList,fileGet"\n` +
+        `writer,"write too",${path.join(homes, 'writer')},"ssh2_sftp","dirList,fileGet,filePut,dirMake"\n`,
+    );
+    const result = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /imported 2 user\(s\)/);
+
+    writeFileSync(path.join(work, 'up.txt'), 'upload\n');
+    await sftpBatch(node, 'writer', 'write too', 'put up.txt\nmkdir sub\n', work);
+    assert.equal(readFileSync(path.join(homes, 'writer', 'up.txt'), 'utf8'), 'upload\n');
+
+    await assert.rejects(sftpBatch(node, 'reader', 'read only', 'put up.txt\n', work), /Permission denied/);
+    writeFileSync(path.join(homes, 'reader', 'given.txt'), 'for you\n');
+    await sftpBatch(node, 'reader', 'read only', 'get given.txt got.txt\n', work);
+    assert.equal(readFileSync(path.join(work, 'got.txt'), 'utf8'), 'for you\n');
+  });
+
+  test('importusers names an unknown site and lists the known ones', async () => {
+    const csv = path.join(work, 'one.csv');
+    writeFileSync(csv, `someone,pw,${path.join(work, 's')},"ssh2_sftp","dirList"\n`);
+    const result = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'nosuchsite', '--makevfs']);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /no virtual site with id "nosuchsite" \(sites: default\)/);
+  });
+
+  test('a second node on the same data directory is refused with the pid of the first', async () => {
+    const result = await runFerry(['start', '--data', dataDir, '--host', '127.0.0.1', '--sftp-port', '0'], { timeoutMs: 30_000 });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, new RegExp(`another Ferry node \\(pid ${node.process.pid}\\)`));
+  });
+});
+
+describe('a node across restarts', () => {
+  test('SIGTERM stops cleanly and a restart keeps users, host keys and files', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const dataDir = path.join(work, 'data');
+    const first = await startFerryNode({ dataDir });
+    const password = firstPassword(first);
+    const keyscan = async (port: number) => (await run('ssh-keyscan', ['-p', String(port), '-t', 'ed25519', '127.0.0.1'], { timeout: 20_000 })).stdout;
+    const keyBefore = (await keyscan(first.sftpPort)).split(' ').slice(1).join(' ');
+    writeFileSync(path.join(work, 'keep.txt'), 'kept\n');
+    await sftpBatch(first, 'ferry', password, 'put keep.txt\n', work);
+    assert.equal(await first.stop(), 0);
+    assert.match(first.stdout.join('\n'), /stopping \(SIGTERM\)/);
+
+    const second = await startFerryNode({ dataDir });
+    t.after(() => second.stop());
+    assert.ok(!second.stdout.some((l) => l.startsWith('first start')), 'a restart is not a first start');
+    assert.equal((await keyscan(second.sftpPort)).split(' ').slice(1).join(' '), keyBefore);
+    const { stdout } = await sftpBatch(second, 'ferry', password, 'ls\n', work);
+    assert.match(stdout, /keep\.txt/);
+  });
+
+  test('the CLI says no node is running and how to start one', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    writeFileSync(path.join(work, 'u.csv'), 'a,b,c,"ssh2_sftp","dirList"\n');
+    const result = await runFerry(['importusers', '--data', path.join(work, 'nodata'), '--csv', path.join(work, 'u.csv'), '--vsite', 'default']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no Ferry node is running with data directory .*nodata.*ferry start --data/);
+  });
+});
