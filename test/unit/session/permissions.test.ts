@@ -33,66 +33,88 @@ async function drain(iterable: AsyncIterable<unknown>) {
 
 const changed = (home: string, p: string) => readFileSync(path.join(home, p), 'utf8') !== 'data';
 
-const VERBS: Verb[] = [
-  { name: 'list', needs: 'dirList', run: (s) => drain(s.list('/d')) },
-  { name: 'mkdir', needs: 'dirMake', run: (s) => s.mkdir('/new'), happened: (h) => existsSync(path.join(h, 'new')) },
-  { name: 'rmdir', needs: 'dirDelete', run: (s) => s.rmdir('/empty'), happened: (h) => !existsSync(path.join(h, 'empty')) },
-  { name: 'rename a directory', needs: 'dirRename', run: (s) => s.rename('/empty', '/moved'), happened: (h) => existsSync(path.join(h, 'moved')) },
-  { name: 'rename a file', needs: 'fileRename', run: (s) => s.rename('/f', '/moved'), happened: (h) => existsSync(path.join(h, 'moved')) },
-  { name: 'rename over an existing file', needs: 'fileModify', run: (s) => s.rename('/f', '/g', { overwrite: true }), happened: (h) => !existsSync(path.join(h, 'f')) },
-  { name: 'remove a file', needs: 'fileDelete', run: (s) => s.remove('/f'), happened: (h) => !existsSync(path.join(h, 'f')) },
-  { name: 'remove a symlink', needs: 'fileDelete', run: (s) => s.remove('/l'), happened: (h) => !existsSync(path.join(h, 'l')) },
-  { name: 'set times of a directory', needs: 'dirEditMetadata', run: (s) => s.setStat('/d', { mtimeMs: 0 }) },
-  { name: 'set the mode of a file', needs: 'fileEditMetadata', run: (s) => s.setStat('/f', { mode: 0o600 }) },
-  { name: 'truncate a file with setStat', needs: 'fileModify', run: (s) => s.setStat('/f', { size: 1 }), happened: (h) => changed(h, 'f') },
-  { name: 'download', needs: 'fileGet', run: async (s) => text(await s.openRead('/f')) },
-  { name: 'open for reading', needs: 'fileGet', run: (s) => s.open('/f', { read: true }).then((f) => f.close()) },
-  { name: 'checksum', needs: 'fileGet', run: (s) => s.checksum('/f', 'sha256') },
-  { name: 'upload a new file', needs: 'filePut', run: (s) => upload(s, '/new.txt'), happened: (h) => existsSync(path.join(h, 'new.txt')) },
-  { name: 'open a new file for writing', needs: 'filePut', run: (s) => s.open('/new.txt', { write: true, create: true }).then((f) => f.close()), happened: (h) => existsSync(path.join(h, 'new.txt')) },
-  { name: 'overwrite an existing file', needs: 'fileModify', run: (s) => upload(s, '/f', { truncate: true }), happened: (h) => changed(h, 'f') },
-  { name: 'resume an existing file', needs: 'fileModify', run: (s) => upload(s, '/f', { offset: 4 }), happened: (h) => changed(h, 'f') },
-  { name: 'open an existing file for append', needs: 'fileModify', run: (s) => s.open('/f', { write: true, append: true }).then((f) => f.close()) },
-  { name: 'open an existing file with truncation', needs: 'fileModify', run: (s) => s.open('/f', { write: true, create: true, truncate: true }).then((f) => f.close()), happened: (h) => changed(h, 'f') },
-  { name: 'create a symlink', needs: 'symlink', run: (s) => s.symlink('/f', '/newlink'), happened: (h) => existsSync(path.join(h, 'newlink')) },
-  { name: 'create a hard link', needs: 'symlink', run: (s) => s.link('/f', '/hard'), happened: (h) => existsSync(path.join(h, 'hard')) },
-  { name: 'hard-link a file the user may not modify', needs: 'fileModify', run: (s) => s.link('/f', '/hard'), happened: (h) => existsSync(path.join(h, 'hard')) },
+const verbs = (b: string): Verb[] => [
+  { name: 'list', needs: 'dirList', run: (s) => drain(s.list(`${b}/d`)) },
+  { name: 'mkdir', needs: 'dirMake', run: (s) => s.mkdir(`${b}/new`), happened: (h) => existsSync(path.join(h, 'new')) },
+  { name: 'rmdir', needs: 'dirDelete', run: (s) => s.rmdir(`${b}/empty`), happened: (h) => !existsSync(path.join(h, 'empty')) },
+  { name: 'rename a directory', needs: 'dirRename', run: (s) => s.rename(`${b}/empty`, `${b}/moved`), happened: (h) => existsSync(path.join(h, 'moved')) },
+  { name: 'rename a file', needs: 'fileRename', run: (s) => s.rename(`${b}/f`, `${b}/moved`), happened: (h) => existsSync(path.join(h, 'moved')) },
+  { name: 'rename over an existing file', needs: 'fileModify', run: (s) => s.rename(`${b}/f`, `${b}/g`, { overwrite: true }), happened: (h) => !existsSync(path.join(h, 'f')) },
+  { name: 'remove a file', needs: 'fileDelete', run: (s) => s.remove(`${b}/f`), happened: (h) => !existsSync(path.join(h, 'f')) },
+  { name: 'remove a symlink', needs: 'fileDelete', run: (s) => s.remove(`${b}/l`), happened: (h) => !existsSync(path.join(h, 'l')) },
+  { name: 'set times of a directory', needs: 'dirEditMetadata', run: (s) => s.setStat(`${b}/d`, { mtimeMs: 0 }) },
+  { name: 'set the mode of a file', needs: 'fileEditMetadata', run: (s) => s.setStat(`${b}/f`, { mode: 0o600 }) },
+  { name: 'truncate a file with setStat', needs: 'fileModify', run: (s) => s.setStat(`${b}/f`, { size: 1 }), happened: (h) => changed(h, 'f') },
+  { name: 'download', needs: 'fileGet', run: async (s) => text(await s.openRead(`${b}/f`)) },
+  { name: 'open for reading', needs: 'fileGet', run: (s) => s.open(`${b}/f`, { read: true }).then((f) => f.close()) },
+  { name: 'checksum', needs: 'fileGet', run: (s) => s.checksum(`${b}/f`, 'sha256') },
+  { name: 'upload a new file', needs: 'filePut', run: (s) => upload(s, `${b}/new.txt`), happened: (h) => existsSync(path.join(h, 'new.txt')) },
+  { name: 'open a new file for writing', needs: 'filePut', run: (s) => s.open(`${b}/new.txt`, { write: true, create: true }).then((f) => f.close()), happened: (h) => existsSync(path.join(h, 'new.txt')) },
+  { name: 'overwrite an existing file', needs: 'fileModify', run: (s) => upload(s, `${b}/f`, { truncate: true }), happened: (h) => changed(h, 'f') },
+  { name: 'resume an existing file', needs: 'fileModify', run: (s) => upload(s, `${b}/f`, { offset: 4 }), happened: (h) => changed(h, 'f') },
+  { name: 'open an existing file for append', needs: 'fileModify', run: (s) => s.open(`${b}/f`, { write: true, append: true }).then((f) => f.close()) },
+  { name: 'open an existing file with truncation', needs: 'fileModify', run: (s) => s.open(`${b}/f`, { write: true, create: true, truncate: true }).then((f) => f.close()), happened: (h) => changed(h, 'f') },
+  { name: 'create a symlink', needs: 'symlink', run: (s) => s.symlink(`${b}/f`, `${b}/newlink`), happened: (h) => existsSync(path.join(h, 'newlink')) },
+  { name: 'create a hard link', needs: 'symlink', run: (s) => s.link(`${b}/f`, `${b}/hard`), happened: (h) => existsSync(path.join(h, 'hard')) },
+  { name: 'hard-link a file the user may not modify', needs: 'fileModify', run: (s) => s.link(`${b}/f`, `${b}/hard`), happened: (h) => existsSync(path.join(h, 'hard')) },
 ];
 
-async function fixtureWith(permissions: readonly Permission[]) {
-  const fx = await createSessionFixture({ permissions });
-  mkdirSync(path.join(fx.homeDir, 'd'));
-  mkdirSync(path.join(fx.homeDir, 'empty'));
-  writeFileSync(path.join(fx.homeDir, 'd', 'inner'), 'data');
-  writeFileSync(path.join(fx.homeDir, 'f'), 'data');
-  writeFileSync(path.join(fx.homeDir, 'g'), 'data');
-  symlinkSync('f', path.join(fx.homeDir, 'l'));
-  return fx;
+/**
+ * Where the verbs run: at the home root with the user's permissions, inside an overridden
+ * folder (the user has none elsewhere), and inside a virtual folder (idem).
+ */
+const PLACES = ['home', 'override', 'virtual folder'] as const;
+type Place = (typeof PLACES)[number];
+
+function baseOf(place: Place): string {
+  return place === 'home' ? '' : place === 'override' ? '/over/ride' : '/vf';
 }
 
-describe('Session permissions, one verb at a time', () => {
-  for (const verb of VERBS) {
-    it(`${verb.name} works with every permission`, async (t) => {
-      const fx = await fixtureWith(PERMISSIONS);
-      t.after(fx.cleanup);
-      await verb.run(fx.session);
-      if (verb.happened) assert.equal(verb.happened(fx.homeDir), true);
-    });
+async function fixtureWith(permissions: readonly Permission[], place: Place = 'home') {
+  const fx = await createSessionFixture(
+    place === 'home'
+      ? { permissions }
+      : place === 'override'
+        ? { permissions: [], overrides: [{ path: '/over', permissions: [] }, { path: '/over/ride', permissions }] }
+        : { permissions: [], virtualFolders: [{ path: '/vf', permissions }] },
+  );
+  const dir = place === 'virtual folder' ? fx.folderDir('/vf') : path.join(fx.homeDir, baseOf(place));
+  mkdirSync(path.join(dir, 'd'), { recursive: true });
+  mkdirSync(path.join(dir, 'empty'));
+  writeFileSync(path.join(dir, 'd', 'inner'), 'data');
+  writeFileSync(path.join(dir, 'f'), 'data');
+  writeFileSync(path.join(dir, 'g'), 'data');
+  symlinkSync('f', path.join(dir, 'l'));
+  return { fx, dir };
+}
 
-    it(`${verb.name} is refused without ${verb.needs}, leaving the storage unchanged`, async (t) => {
-      const fx = await fixtureWith(PERMISSIONS.filter((p) => p !== verb.needs));
-      t.after(fx.cleanup);
-      await assert.rejects(verb.run(fx.session), (error: { kind?: string; message?: string }) => {
-        assert.equal(error.kind, 'permission-denied');
-        assert.match(String(error.message), new RegExp(verb.needs));
-        return true;
+for (const place of PLACES) {
+  describe(`Session permissions, one verb at a time, in the ${place}`, () => {
+    for (const verb of verbs(baseOf(place))) {
+      it(`${verb.name} works with every permission`, async (t) => {
+        const { fx, dir } = await fixtureWith(PERMISSIONS, place);
+        t.after(fx.cleanup);
+        await verb.run(fx.session);
+        if (verb.happened) assert.equal(verb.happened(dir), true);
       });
-      if (verb.happened) assert.equal(verb.happened(fx.homeDir), false, 'nothing changed on disk');
-    });
-  }
 
+      it(`${verb.name} is refused without ${verb.needs}, leaving the storage unchanged`, async (t) => {
+        const { fx, dir } = await fixtureWith(PERMISSIONS.filter((p) => p !== verb.needs), place);
+        t.after(fx.cleanup);
+        await assert.rejects(verb.run(fx.session), (error: { kind?: string; message?: string }) => {
+          assert.equal(error.kind, 'permission-denied');
+          assert.match(String(error.message), new RegExp(verb.needs));
+          return true;
+        });
+        if (verb.happened) assert.equal(verb.happened(dir), false, 'nothing changed on disk');
+      });
+    }
+  });
+}
+
+describe('Session permissions', () => {
   it('answers stat, realpath, readlink and statvfs without any permission', async (t) => {
-    const fx = await fixtureWith([]);
+    const { fx } = await fixtureWith([]);
     t.after(fx.cleanup);
     assert.equal((await fx.session.stat('/f')).size, 4);
     assert.equal((await fx.session.stat('/l', { follow: false })).type, 'symlink');
@@ -102,7 +124,7 @@ describe('Session permissions, one verb at a time', () => {
   });
 
   it('logs refused operations with their error kind', async (t) => {
-    const fx = await fixtureWith(['dirList']);
+    const { fx } = await fixtureWith(['dirList']);
     t.after(fx.cleanup);
     await assert.rejects(fx.session.remove('/f'));
     await assert.rejects(upload(fx.session, '/new'));
@@ -115,7 +137,7 @@ describe('Session permissions, one verb at a time', () => {
     for (const [operation, permission] of Object.entries(OPERATIONS)) {
       assert.ok(permission === null || PERMISSIONS.includes(permission), operation);
     }
-    const covered = new Set(VERBS.map((v) => v.needs));
+    const covered = new Set(verbs('').map((v) => v.needs));
     for (const permission of PERMISSIONS) assert.ok(covered.has(permission), `a verb test covers ${permission}`);
   });
 });
