@@ -129,6 +129,11 @@ describe('SSH server with the OpenSSH client', () => {
     assert.match(result.stderr, /server-sig-algs=<ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256>/);
   });
 
+  it('negotiates strict KEX (Terrapin countermeasure) with a client that supports it', async () => {
+    const result = await withKey(ed25519, 'true', ['-vvv']);
+    assert.match(result.stderr, /will use strict KEX ordering/);
+  });
+
   it('cannot be talked into weak algorithms the client insists on', async () => {
     // (With an AEAD cipher the MAC is implicit, so the MAC case pins a CTR cipher.)
     const cases: [string, RegExp][] = [
