@@ -106,10 +106,17 @@ interface SearchOp {
   source: KvOperation;
   kind: KvOperationKind;
   pending: boolean;
+  /** Index in the completed or in the never-returned bitset of LinearizedSet. */
+  slot: number;
   value: number;
   expected: number;
   /** get: the value id read; cas: 1 swapped, 0 not. */
   output: number;
+  /** Leaves the state unchanged in every state where it fits. */
+  readOnly: boolean;
+  /** Never-returned only: the class of operations with the same effect, and this one's rank in it by call time. */
+  twins: number;
+  rank: number;
 }
 
 /** Sequential key-value register: the next state, or -1 when `op` cannot go next from `state`. */
@@ -129,31 +136,67 @@ function step(state: number, op: SearchOp): number {
   }
 }
 
-function internOperations(ops: readonly KvOperation[]): { ops: SearchOp[]; names: (string | undefined)[] } {
+/** State 1 stands for every value that no get reads and no cas expects: no operation can tell them apart. */
+const unobserved = 1;
+
+function internOperations(history: readonly KvOperation[]): { ops: SearchOp[]; states: string[] } {
+  const observed = new Set<string | undefined>();
+  for (const op of history) {
+    if (op.kind === 'get' && op.ret !== undefined) observed.add(op.output as string | undefined);
+    if (op.kind === 'cas') observed.add(op.expected);
+  }
   const ids = new Map<string, number>();
-  const names: (string | undefined)[] = [undefined];
+  const states = ['absent', '= a value that no read or cas observes'];
   const intern = (v: string | undefined): number => {
     if (v === undefined) return 0;
+    if (!observed.has(v)) return unobserved;
     let id = ids.get(v);
     if (id === undefined) {
-      id = names.length;
+      id = states.length;
       ids.set(v, id);
-      names.push(v);
+      states.push(`= ${JSON.stringify(v)}`);
     }
     return id;
   };
-  const searchOps: SearchOp[] = [];
-  for (const op of ops) {
+  const ops: SearchOp[] = [];
+  const slots = { done: 0, lost: 0 };
+  for (const op of history) {
     const pending = op.ret === undefined;
     // A read that never returned observed nothing and changed nothing.
     if (pending && op.kind === 'get') continue;
     const output = op.kind === 'cas' ? Number(op.output === true) : op.kind === 'get' ? intern(op.output as string | undefined) : 0;
-    searchOps.push({ source: op, kind: op.kind, pending, value: intern(op.value), expected: intern(op.expected), output });
+    const slot = pending ? slots.lost++ : slots.done++;
+    const value = intern(op.value);
+    const expected = intern(op.expected);
+    const readOnly = op.kind === 'get' || (op.kind === 'cas' && (output === 0 || value === expected));
+    ops.push({ source: op, kind: op.kind, pending, slot, value, expected, output, readOnly, twins: 0, rank: 0 });
   }
-  return { ops: searchOps, names };
+  rankTwins(ops);
+  return { ops, states };
 }
 
-/** The call/return entry list, as index arrays; node 0 is the head sentinel, -1 is null. */
+/** Numbers the never-returned operations with identical effects, in call order (see Search). */
+function rankTwins(ops: SearchOp[]): void {
+  const classes = new Map<string, number>();
+  const sizes: number[] = [];
+  const lost = ops.map((o, i) => ({ o, i })).filter(({ o }) => o.pending);
+  lost.sort((a, b) => a.o.source.call - b.o.source.call || a.i - b.i);
+  for (const { o } of lost) {
+    const name = `${o.kind} ${o.value} ${o.expected}`;
+    const twins = classes.get(name) ?? classes.size;
+    classes.set(name, twins);
+    o.twins = twins;
+    o.rank = sizes[twins] ?? 0;
+    sizes[twins] = o.rank + 1;
+  }
+}
+
+/**
+ * Two doubly linked lists over one set of nodes, numbered in time order (so `a < b` means a
+ * sorts first): node 0 heads the completed operations' calls and returns, node `lostHead` the
+ * calls of never-returned ones. These stay candidates forever; keeping them apart stops every
+ * scan from walking over all of them. -1 is null.
+ */
 interface EntryList {
   next: Int32Array;
   prev: Int32Array;
@@ -161,6 +204,7 @@ interface EntryList {
   isCall: Uint8Array;
   /** For a call node, its return node (-1: pending). */
   match: Int32Array;
+  lostHead: number;
 }
 
 function buildEntries(ops: readonly SearchOp[]): EntryList {
@@ -170,24 +214,28 @@ function buildEntries(ops: readonly SearchOp[]): EntryList {
     if (!o.pending) raw.push({ time: o.source.ret as number, isCall: false, op: i });
   });
   raw.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.op - b.op);
-  const size = raw.length + 1;
-  const list: EntryList = {
-    next: new Int32Array(size), prev: new Int32Array(size), op: new Int32Array(size),
-    isCall: new Uint8Array(size), match: new Int32Array(size).fill(-1),
+  const size = raw.length + 2;
+  const l: EntryList = {
+    next: new Int32Array(size).fill(-1), prev: new Int32Array(size), op: new Int32Array(size),
+    isCall: new Uint8Array(size), match: new Int32Array(size).fill(-1), lostHead: size - 1,
   };
   const callNode = new Int32Array(ops.length);
+  let mainTail = 0;
+  let lostTail = l.lostHead;
   raw.forEach((e, i) => {
     const node = i + 1;
-    list.op[node] = e.op;
-    list.isCall[node] = e.isCall ? 1 : 0;
+    l.op[node] = e.op;
+    l.isCall[node] = e.isCall ? 1 : 0;
     if (e.isCall) callNode[e.op] = node;
-    else list.match[callNode[e.op] as number] = node;
+    else l.match[callNode[e.op] as number] = node;
+    const lost = (ops[e.op] as SearchOp).pending;
+    const tail = lost ? lostTail : mainTail;
+    l.next[tail] = node;
+    l.prev[node] = tail;
+    if (lost) lostTail = node;
+    else mainTail = node;
   });
-  for (let node = 0; node < size; node++) {
-    list.next[node] = node + 1 < size ? node + 1 : -1;
-    list.prev[node] = node - 1;
-  }
-  return list;
+  return l;
 }
 
 function unlink(l: EntryList, node: number): void {
@@ -204,46 +252,77 @@ function relink(l: EntryList, node: number): void {
   if (n !== -1) l.prev[n] = node;
 }
 
-/** Lowe's cache of (linearized set, state) configurations already explored. */
-class ConfigurationCache {
-  #buckets = new Map<number, { bits: Uint32Array; state: number }[]>();
+/**
+ * The linearized set, split in two bitsets: completed operations (Zobrist-hashed, so the hash
+ * follows each toggle in O(1)) and never-returned ones, whose slots are separate.
+ */
+class LinearizedSet {
+  readonly done: Uint32Array;
+  readonly lost: Uint32Array;
+  hash = 0;
+  readonly #zobrist: Int32Array;
 
-  /** Adds the configuration; false when it was already there. */
-  add(hash: number, bits: Uint32Array, state: number): boolean {
-    const key = (hash ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
+  constructor(ops: readonly SearchOp[]) {
+    const lost = ops.filter((o) => o.pending).length;
+    this.done = new Uint32Array(Math.ceil((ops.length - lost) / 32) || 1);
+    this.lost = new Uint32Array(Math.ceil(lost / 32) || 1);
+    this.#zobrist = zobristKeys(ops.length - lost);
+  }
+
+  toggle(op: SearchOp): void {
+    const bits = op.pending ? this.lost : this.done;
+    bits[op.slot >>> 5] = (bits[op.slot >>> 5] as number) ^ (1 << (op.slot & 31));
+    if (!op.pending) this.hash ^= this.#zobrist[op.slot] as number;
+  }
+}
+
+interface Configuration {
+  done: Uint32Array;
+  lost: Uint32Array;
+  state: number;
+}
+
+/**
+ * Lowe's cache of configurations already explored, with one refinement: a configuration is
+ * also skipped when a seen one has the same completed set and state and linearized a subset of
+ * its never-returned operations. Anything reachable from the larger set is reachable from the
+ * smaller (a never-returned operation is optional and constrains nothing), so the smaller one's
+ * search covers it. Without this, k lost writes multiply the configurations by up to 2^k.
+ */
+class ConfigurationCache {
+  #buckets = new Map<number, Configuration[]>();
+
+  /** Adds the configuration; false when a seen one dominates it. */
+  add(set: LinearizedSet, state: number): boolean {
+    const key = (set.hash ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
+    const entry = { done: set.done.slice(), lost: set.lost.slice(), state };
     const bucket = this.#buckets.get(key);
     if (bucket === undefined) {
-      this.#buckets.set(key, [{ bits: bits.slice(), state }]);
+      this.#buckets.set(key, [entry]);
       return true;
     }
-    for (const seen of bucket) {
-      if (seen.state === state && sameBits(seen.bits, bits)) return false;
+    let dominates = false;
+    for (const c of bucket) {
+      if (c.state !== state || !equalBits(c.done, set.done)) continue;
+      if (subsetBits(c.lost, set.lost)) return false;
+      dominates ||= subsetBits(set.lost, c.lost);
     }
-    bucket.push({ bits: bits.slice(), state });
+    // Keep each bucket an antichain: drop what the new configuration dominates.
+    const kept = dominates ? bucket.filter((c) => !(c.state === state && equalBits(c.done, set.done) && subsetBits(set.lost, c.lost))) : bucket;
+    kept.push(entry);
+    if (kept !== bucket) this.#buckets.set(key, kept);
     return true;
   }
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
+function equalBits(a: Uint32Array, b: Uint32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** The set of linearized operations: a bitset plus its Zobrist hash, both updated in O(1). */
-class LinearizedSet {
-  readonly bits: Uint32Array;
-  hash = 0;
-  readonly #zobrist: Int32Array;
-
-  constructor(size: number) {
-    this.bits = new Uint32Array(Math.ceil(size / 32) || 1);
-    this.#zobrist = zobristKeys(size);
-  }
-
-  toggle(op: number): void {
-    this.bits[op >>> 5] = (this.bits[op >>> 5] as number) ^ (1 << (op & 31));
-    this.hash ^= this.#zobrist[op] as number;
-  }
+function subsetBits(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (((a[i] as number) & ~(b[i] as number)) !== 0) return false;
+  return true;
 }
 
 /** Fixed-seed xorshift32: Zobrist keys must be well spread, and runs must be reproducible. */
@@ -267,60 +346,133 @@ interface DeepestFailure {
   candidates: number[];
 }
 
-function checkKey(key: string, history: readonly KvOperation[], budget: number): CheckResult {
-  const { ops, names } = internOperations(history);
-  const l = buildEntries(ops);
-  const set = new LinearizedSet(ops.length);
-  const cache = new ConfigurationCache();
-  const stack: { node: number; state: number }[] = [];
-  let remainingReturns = ops.filter((o) => !o.pending).length;
-  let state = 0;
-  let deepest: DeepestFailure | undefined;
-  let node = l.next[0] as number;
-  for (let steps = 0; remainingReturns > 0; steps++) {
-    if (steps >= budget) {
-      return { ok: 'unknown', key, reason: `key ${JSON.stringify(key)}: gave up after ${budget} search steps over ${ops.length} operations` };
-    }
-    if (node === -1) throw new Error('linearizability search walked off the entry list (internal error)');
-    if (l.isCall[node] === 1) {
-      const o = l.op[node] as number;
-      const next = step(state, ops[o] as SearchOp);
-      if (next !== -1) {
-        set.toggle(o);
-        if (cache.add(set.hash, set.bits, next)) {
-          stack.push({ node, state });
-          state = next;
-          unlink(l, node);
-          const ret = l.match[node] as number;
-          if (ret !== -1) {
-            unlink(l, ret);
-            remainingReturns--;
-          }
-          node = l.next[0] as number;
-          continue;
-        }
-        set.toggle(o);
-      }
-      node = l.next[node] as number;
-      continue;
-    }
-    // A return entry: its operation had to be linearized already. Undo the last choice.
-    if (deepest === undefined || stack.length > deepest.prefix.length) deepest = snapshot(l, stack, state, node);
-    const top = stack.pop();
-    if (top === undefined) break;
-    const o = l.op[top.node] as number;
-    set.toggle(o);
-    state = top.state;
-    const ret = l.match[top.node] as number;
-    if (ret !== -1) {
-      relink(l, ret);
-      remainingReturns++;
-    }
-    relink(l, top.node);
-    node = l.next[top.node] as number;
+interface Frame {
+  node: number;
+  state: number;
+  /** The scan was in the second pass, over never-returned calls sorting before `bound`. */
+  lostPass: boolean;
+  bound: number;
+  /** Chosen by partial-order reduction: no alternative at this depth needs trying. */
+  forced: boolean;
+}
+
+/**
+ * The depth-first search over one key. The candidates to linearize next are the calls that sort
+ * before the first return entry; they are tried in two passes, completed operations first and
+ * never-returned ones second, so that configurations are first reached with as few optional
+ * operations as possible and the cache's dominance check prunes the rest.
+ */
+class Search {
+  deepest: DeepestFailure | undefined;
+  readonly #ops: readonly SearchOp[];
+  readonly #l: EntryList;
+  readonly #set: LinearizedSet;
+  readonly #cache = new ConfigurationCache();
+  readonly #stack: Frame[] = [];
+  /** Per class of twins, how many are linearized: always the earliest-called ones. */
+  readonly #twinsDone: Int32Array;
+  #remainingReturns: number;
+  #state = 0;
+  #lostPass = false;
+  /** In the second pass: the first return entry; only calls sorting before it are candidates. */
+  #bound = -1;
+  #node: number;
+
+  constructor(ops: readonly SearchOp[]) {
+    this.#ops = ops;
+    this.#l = buildEntries(ops);
+    this.#set = new LinearizedSet(ops);
+    this.#twinsDone = new Int32Array(ops.length);
+    this.#remainingReturns = ops.filter((o) => !o.pending).length;
+    this.#node = this.#l.next[0] as number;
   }
-  if (remainingReturns === 0) return { ok: true };
-  return { ok: false, key, explanation: explain(key, ops, names, deepest as DeepestFailure) };
+
+  /** true: linearizable; false: not; undefined: the budget ran out first. */
+  run(budget: number): boolean | undefined {
+    const l = this.#l;
+    for (let steps = 0; this.#remainingReturns > 0; steps++) {
+      if (steps >= budget) return undefined;
+      const node = this.#node;
+      if (!this.#lostPass && node === -1) throw new Error('linearizability search walked off the entry list (internal error)');
+      if (this.#lostPass && (node === -1 || node > this.#bound)) {
+        if (!this.#backtrack()) return false;
+      } else if (l.isCall[node] === 1) {
+        if (!this.#maybeLinearize(node, this.#ops[l.op[node] as number] as SearchOp)) this.#node = l.next[node] as number;
+      } else {
+        this.#lostPass = true;
+        this.#bound = node;
+        this.#node = l.next[l.lostHead] as number;
+      }
+    }
+    return true;
+  }
+
+  #maybeLinearize(node: number, op: SearchOp): boolean {
+    // Symmetry reduction: never-returned twins (same kind, value and expected) are
+    // interchangeable, and the earliest-called one can stand in wherever a later one is used.
+    if (op.pending && op.rank !== this.#twinsDone[op.twins]) return false;
+    const next = step(this.#state, op);
+    if (next === -1) return false;
+    this.#set.toggle(op);
+    if (!this.#cache.add(this.#set, next)) {
+      this.#set.toggle(op);
+      return false;
+    }
+    // Partial-order reduction: a completed read-only operation (a get, a failed cas, a cas of a
+    // value to itself) changes no state wherever it goes, so when it fits now it can be moved
+    // to the front of any linearization that works from here: no other choice needs trying.
+    // (A put of the current value does not qualify: at its later place it may undo a write.)
+    const forced = !op.pending && op.readOnly;
+    this.#stack.push({ node, state: this.#state, lostPass: this.#lostPass, bound: this.#bound, forced });
+    this.#state = next;
+    if (op.pending) this.#twinsDone[op.twins] = (this.#twinsDone[op.twins] as number) + 1;
+    unlink(this.#l, node);
+    const ret = this.#l.match[node] as number;
+    if (ret !== -1) {
+      unlink(this.#l, ret);
+      this.#remainingReturns--;
+    }
+    this.#node = this.#l.next[0] as number;
+    this.#lostPass = false;
+    return true;
+  }
+
+  /** No candidate left before the first return entry: undo the last choice. */
+  #backtrack(): boolean {
+    const l = this.#l;
+    if (this.deepest === undefined || this.#stack.length > this.deepest.prefix.length) {
+      this.deepest = snapshot(l, this.#stack, this.#state, this.#bound);
+    }
+    for (;;) {
+      const top = this.#stack.pop();
+      if (top === undefined) return false;
+      const op = this.#ops[l.op[top.node] as number] as SearchOp;
+      this.#set.toggle(op);
+      if (op.pending) this.#twinsDone[op.twins] = (this.#twinsDone[op.twins] as number) - 1;
+      this.#state = top.state;
+      this.#lostPass = top.lostPass;
+      this.#bound = top.bound;
+      const ret = l.match[top.node] as number;
+      if (ret !== -1) {
+        relink(l, ret);
+        this.#remainingReturns++;
+      }
+      relink(l, top.node);
+      this.#node = l.next[top.node] as number;
+      if (!top.forced) return true;
+    }
+  }
+}
+
+function checkKey(key: string, history: readonly KvOperation[], budget: number): CheckResult {
+  const { ops, states } = internOperations(history);
+  const search = new Search(ops);
+  const verdict = search.run(budget);
+  if (verdict === true) return { ok: true };
+  if (verdict === undefined) {
+    return { ok: 'unknown', key, reason: `key ${JSON.stringify(key)}: gave up after ${budget} search steps over ${ops.length} operations` };
+  }
+  return { ok: false, key, explanation: explain(key, ops, states, search.deepest as DeepestFailure) };
 }
 
 function snapshot(l: EntryList, stack: readonly { node: number }[], state: number, blockerNode: number): DeepestFailure {
@@ -328,10 +480,11 @@ function snapshot(l: EntryList, stack: readonly { node: number }[], state: numbe
   for (let n = l.next[0] as number; n !== blockerNode && n !== -1; n = l.next[n] as number) {
     if (l.isCall[n] === 1) candidates.push(l.op[n] as number);
   }
+  for (let n = l.next[l.lostHead] as number; n !== -1 && n < blockerNode; n = l.next[n] as number) candidates.push(l.op[n] as number);
   return { prefix: stack.map((s) => l.op[s.node] as number), state, blocker: l.op[blockerNode] as number, candidates };
 }
 
-function explain(key: string, ops: readonly SearchOp[], names: readonly (string | undefined)[], d: DeepestFailure): string {
+function explain(key: string, ops: readonly SearchOp[], states: readonly string[], d: DeepestFailure): string {
   const show = (indices: readonly number[]): string => {
     const shown = indices.slice(0, listLimit).map((i) => describeOperation((ops[i] as SearchOp).source));
     if (indices.length > listLimit) shown.push(`... and ${indices.length - listLimit} more`);
@@ -341,7 +494,7 @@ function explain(key: string, ops: readonly SearchOp[], names: readonly (string 
   return [
     `key ${JSON.stringify(key)}: the ${ops.length} operations on this key are not linearizable.`,
     `Longest linearizable prefix found (${d.prefix.length} operations): ${show(d.prefix)},`,
-    `leaving ${JSON.stringify(key)} ${names[d.state] === undefined ? 'absent' : `= ${JSON.stringify(names[d.state])}`}.`,
+    `leaving ${JSON.stringify(key)} ${states[d.state]}.`,
     `Then ${blocker} must take effect before it returns, but none of the operations that`,
     `could go next fits a key-value register: ${show(d.candidates)}.`,
   ].join(' ');
