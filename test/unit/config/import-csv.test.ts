@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { hashPassword, verifyPassword } from '../../../src/auth/passwords.ts';
 import { apply } from '../../../src/config/apply.ts';
 import { newId } from '../../../src/config/ids.ts';
@@ -149,4 +150,22 @@ test('a dry run validates every line without hashing passwords', async () => {
   assert.deepEqual(plan.command.users.map((u) => u.passwordHash), ['', '', '', '']);
   const refused = await planImport(input(WITH_IDS + 'Bad,pw,x,ssh2_sftp,dirList\n', { dryRun: true, hashPassword: counting }));
   assert.deepEqual(!refused.ok && refused.errors.map((e) => e.line), [5, 5]);
+});
+
+test('arbitrary file contents never throw: a plan or errors whose line numbers exist in the file', async () => {
+  const state = withReferenceVfs();
+  const line = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc.constantFrom(...WITH_IDS.split('\n'), 'x,"unterminated', '"a""b",c,d,e,f', ',,,,', '\u0000,\u2028,"\r",x,y'),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(line, { maxLength: 8 }), fc.boolean(), async (lines, makeVfs) => {
+      const csv = lines.join('\n');
+      const plan = await planImport(input(csv, { state, makeVfs, dryRun: true }));
+      if (plan.ok) return;
+      const count = csv.split(/\r?\n/).length;
+      for (const error of plan.errors) assert.ok(error.line >= 0 && error.line <= count, JSON.stringify(error));
+    }),
+    { numRuns: 500 },
+  );
 });
