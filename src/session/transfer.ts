@@ -42,6 +42,55 @@ export interface OpenFileContext {
   onClose(summary: TransferSummary): void;
 }
 
+/**
+ * How far ahead of the sequence a write may arrive and wait for the gap before it to fill, and how
+ * many bytes may wait. Clients with concurrent writes (Go's pkg/sftp, used by rclone: 64 x 32 KiB
+ * in flight) send a window slightly out of order; without this every such write would end the
+ * stream and open a new one.
+ */
+export const REORDER_WINDOW = 4 * 1024 * 1024;
+
+/** Writes that arrived ahead of the sequence; never overlapping each other. */
+class AheadWrites {
+  readonly #pieces = new Map<number, Buffer>();
+  #bytes = 0;
+
+  get size(): number {
+    return this.#pieces.size;
+  }
+
+  overlaps(offset: number, length: number): boolean {
+    for (const [start, piece] of this.#pieces) if (offset < start + piece.length && start < offset + length) return true;
+    return false;
+  }
+
+  canHold(next: number, offset: number, length: number): boolean {
+    return offset > next && offset + length - next <= REORDER_WINDOW && this.#bytes + length <= REORDER_WINDOW && !this.overlaps(offset, length);
+  }
+
+  /** Keeps a copy: the caller may reuse its buffer once the write resolved. */
+  hold(offset: number, data: Buffer): void {
+    this.#pieces.set(offset, Buffer.from(data));
+    this.#bytes += data.length;
+  }
+
+  take(offset: number): Buffer | undefined {
+    const piece = this.#pieces.get(offset);
+    if (piece) {
+      this.#pieces.delete(offset);
+      this.#bytes -= piece.length;
+    }
+    return piece;
+  }
+
+  takeAll(): [number, Buffer][] {
+    const all = [...this.#pieces].sort((a, b) => a[0] - b[0]);
+    this.#pieces.clear();
+    this.#bytes = 0;
+    return all;
+  }
+}
+
 function misuse(message: string, detail: string): FerryError {
   return new FerryError('invalid-argument', message, { detail });
 }
@@ -52,6 +101,7 @@ export class DriverOpenFile implements OpenFile {
   #queue: Promise<unknown> = Promise.resolve();
   #writer: CoalescingWriter | null = null;
   #reader: SequentialReader | null = null;
+  readonly #ahead = new AheadWrites();
   #appendAt: number;
   #bytesRead = 0;
   #bytesWritten = 0;
@@ -154,6 +204,21 @@ export class DriverOpenFile implements OpenFile {
     if (data.length === 0) return;
     const offset = this.#ctx.append ? this.#appendAt : requested;
     this.#dropReader();
+    const next = this.#writer?.next;
+    if (next !== undefined && offset !== next && this.#ahead.canHold(next, offset, data.length)) {
+      this.#ahead.hold(offset, data);
+    } else {
+      // Anything else keeps arrival order: what was held goes first.
+      if (this.#ahead.size > 0 && (offset !== next || this.#ahead.overlaps(offset, data.length))) await this.#flushAhead();
+      await this.#writeAt(offset, data);
+      await this.#drainAhead();
+    }
+    this.#bytesWritten += data.length;
+    this.#appendAt = Math.max(this.#appendAt, offset + data.length);
+  }
+
+  /** Writes at `offset`, reusing the current stream when the offset continues it. */
+  async #writeAt(offset: number, data: Buffer): Promise<void> {
     if (this.#writer && this.#writer.next !== offset) await this.#endWriter();
     if (!this.#writer) {
       if (offset > 0 && !this.#ctx.driver.capabilities.writeAtOffset) {
@@ -168,8 +233,20 @@ export class DriverOpenFile implements OpenFile {
       this.#failure ??= error as FerryError;
       throw error;
     }
-    this.#bytesWritten += data.length;
-    this.#appendAt = Math.max(this.#appendAt, offset + data.length);
+  }
+
+  /** Writes held pieces that now continue the sequence. */
+  async #drainAhead(): Promise<void> {
+    while (this.#writer && this.#ahead.size > 0) {
+      const next = this.#writer.next;
+      const piece = this.#ahead.take(next);
+      if (!piece) return;
+      await this.#writeAt(next, piece);
+    }
+  }
+
+  async #flushAhead(): Promise<void> {
+    for (const [offset, piece] of this.#ahead.takeAll()) await this.#writeAt(offset, piece);
   }
 
   /** Flushes pending writes so that stat, setStat and reads see them. */
@@ -178,6 +255,7 @@ export class DriverOpenFile implements OpenFile {
   }
 
   async #endWriter(): Promise<void> {
+    if (this.#ahead.size > 0) await this.#flushAhead();
     const writer = this.#writer;
     if (!writer) return;
     this.#writer = null;

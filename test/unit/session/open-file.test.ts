@@ -6,7 +6,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { WRITE_CHUNK } from '../../../src/session/streams.ts';
+import { DriverOpenFile, REORDER_WINDOW } from '../../../src/session/transfer.ts';
+import { LocalDriver } from '../../../src/vfs/drivers/local.ts';
+import type { OpenWriteOptions } from '../../../src/vfs/vfs.ts';
 import { createSessionFixture } from '../../helpers/session-fixture.ts';
 
 type Op = { kind: 'write'; offset: number; length: number; seed: number } | { kind: 'read'; offset: number; length: number } | { kind: 'stat' };
@@ -35,8 +41,28 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('read' as const), offset: fc.integer({ min: 0, max: SPAN }), length: fc.integer({ min: 0, max: 200_000 }) }),
   fc.constant({ kind: 'stat' as const }),
 );
-/** Runs of sequential writes: the coalescing path. */
-const sequentialArb = fc.record({ start: fc.integer({ min: 0, max: SPAN }), sizes: fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 40 }), seed: fc.nat(255) });
+/** Runs of sequential writes (the coalescing path), sent in order or shuffled within a window. */
+const sequentialArb = fc.record({
+  start: fc.integer({ min: 0, max: SPAN }),
+  sizes: fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 40 }),
+  jitter: fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 40, maxLength: 40 }),
+  shuffled: fc.boolean(),
+  seed: fc.nat(255),
+});
+
+/** Indices of a run, in the order a client with concurrent writes might send them. */
+function sendOrder(count: number, jitter: readonly number[], shuffled: boolean): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return shuffled ? order.sort((a, b) => a + (jitter[a] ?? 0) - (b + (jitter[b] ?? 0)) || a - b) : order;
+}
+
+class CountingDriver extends LocalDriver {
+  opens = 0;
+  override async openWrite(path: string, options?: OpenWriteOptions): Promise<Writable> {
+    this.opens++;
+    return super.openWrite(path, options);
+  }
+}
 
 describe('OpenFile', () => {
   it('matches a byte-array model under random reads, writes and stats issued without waiting', async (t) => {
@@ -51,13 +77,13 @@ describe('OpenFile', () => {
         const pending: Promise<void>[] = [];
         for (const step of steps) {
           if ('sizes' in step) {
-            let offset = step.start;
-            for (const size of step.sizes) {
-              const chunk = bytes(size, step.seed + offset);
+            const offsets = step.sizes.map((_, i) => step.start + step.sizes.slice(0, i).reduce((a, b) => a + b, 0));
+            for (const i of sendOrder(step.sizes.length, step.jitter, step.shuffled)) {
+              const offset = offsets[i] as number;
+              const chunk = bytes(step.sizes[i] as number, step.seed + offset);
               model.write(offset, chunk);
               // The caller may reuse its buffer once write() resolved: the file must have copied it.
               pending.push(file.write(offset, chunk).then(() => void chunk.fill(0)));
-              offset += size;
             }
           } else if (step.kind === 'write') {
             const chunk = bytes(step.length, step.seed);
@@ -77,6 +103,36 @@ describe('OpenFile', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('keeps one storage stream for writes that arrive shuffled within the reorder window', async (t) => {
+    const root = await mkdtemp(path.join(tmpdir(), 'ferry-reorder-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const driver = new CountingDriver(root);
+    const file = new DriverOpenFile({
+      path: '/f',
+      driver,
+      driverPath: '/f',
+      readable: false,
+      writable: true,
+      append: false,
+      size: 0,
+      initialWriter: await driver.openWrite('/f', { truncate: true }),
+      stat: () => Promise.reject(new Error('unused')),
+      setStat: () => Promise.reject(new Error('unused')),
+      onClose: () => {},
+    });
+    const chunk = 32 * 1024;
+    const count = 512;
+    // Like pkg/sftp with 64 writes in flight: each window of 64 arrives in reverse.
+    const order = Array.from({ length: count }, (_, i) => Math.floor(i / 64) * 64 + (63 - (i % 64)));
+    await Promise.all(order.map((i) => file.write(i * chunk, bytes(chunk, i))));
+    await file.close();
+    assert.equal(driver.opens, 1, 'no stream was reopened');
+    const stored = readFileSync(path.join(root, 'f'));
+    assert.equal(stored.length, count * chunk);
+    for (const i of [0, 63, 64, 200, 511]) assert.ok(stored.subarray(i * chunk, (i + 1) * chunk).equals(bytes(chunk, i)), `chunk ${i}`);
+    assert.ok(REORDER_WINDOW >= 64 * chunk);
   });
 
   it('appends every write at the end whatever offset the client sends', async (t) => {
