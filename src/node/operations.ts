@@ -5,6 +5,7 @@ import { hashPassword } from '../auth/passwords.ts';
 import { newId } from '../config/ids.ts';
 import { planImport } from '../config/import-csv.ts';
 import type { Logger } from '../logging/app-log.ts';
+import { ConfigValidationError } from './config-store.ts';
 import type { ConfigStore } from './config-store.ts';
 import type { ControlHandler } from './control-server.ts';
 
@@ -35,7 +36,7 @@ export async function importUsers(store: ConfigStore, logger: Logger, params: Im
     const known = Object.keys(state.sites).join(', ') || 'none';
     return { ok: false, lines: [`no virtual site with id "${params.siteId}" (sites: ${known}); --vsite takes the site id, not its name`] };
   }
-  const plan = await planImport({ csv: params.csv, siteId: params.siteId, makeVfs: params.makeVfs, state, hashPassword, newId });
+  const plan = await planImport({ csv: params.csv, siteId: params.siteId, makeVfs: params.makeVfs, dryRun: params.dryRun, state, hashPassword, newId, actor: 'cli:importusers' });
   if (!plan.ok) {
     return {
       ok: false,
@@ -47,9 +48,16 @@ export async function importUsers(store: ConfigStore, logger: Logger, params: Im
   if (params.dryRun) {
     return { ok: true, lines: [`dry run: ${what} would be imported into site "${params.siteId}": ${users.join(', ')}`, 'nothing was changed'] };
   }
-  const outcome = await store.propose(plan.command);
+  let outcome;
+  try {
+    outcome = await store.propose(plan.command);
+  } catch (error) {
+    if (!(error instanceof ConfigValidationError)) throw error;
+    outcome = { ok: false as const, errors: error.errors };
+  }
   if (!outcome.ok) {
-    return { ok: false, lines: [...outcome.errors.map((e) => `${e.path}: ${e.message}`), 'nothing imported'] };
+    // Only reachable if the configuration changed between planning and proposing.
+    return { ok: false, lines: [...outcome.errors.map((e) => `${e.path}: ${e.message}`), 'nothing imported; run the import again'] };
   }
   logger.info({ siteId: params.siteId, users }, 'users imported from CSV');
   return { ok: true, lines: [`imported ${what} into site "${params.siteId}": ${users.join(', ')}`] };
