@@ -401,7 +401,12 @@ describe('linearizability checker agrees with a brute-force checker', () => {
     const verdicts = { accepted: 0, rejected: 0 };
     const medium = fc
       .tuple(fc.array(specArbitrary(['x', 'y'], ['a', 'b', 'c'], 250), { minLength: 10, maxLength: 30 }), fc.nat(), fc.constantFrom(undefined, 'a', 'b'))
-      .map(([specs, pick, read]) => execute(specs).map((op, i) => (i === pick % specs.length && op.kind === 'get' && op.ret !== undefined ? { ...op, output: read } : op)));
+      .map(([specs, pick, read]) => {
+        const history = execute(specs);
+        const reads = history.flatMap((op, i) => (op.kind === 'get' && op.ret !== undefined ? [i] : []));
+        const victim = reads[pick % Math.max(reads.length, 1)];
+        return history.map((op, i) => (i === victim ? { ...op, output: read } : op));
+      });
     fc.assert(
       fc.property(medium, (history) => {
         const expected = referenceLinearizable(history);
