@@ -220,3 +220,35 @@ test('an unexpected error is logged and reaches the client as FAILURE without in
   assert.equal((logged?.obj as { request?: string }).request, 'stat');
   assert.match(String((logged?.obj as { err?: Error }).err?.message), /disk on fire/);
 });
+
+test('READDIR replies stay under the packet limit however long the names are', async (t) => {
+  const session = new MemorySession();
+  const { client } = startServer(t, session);
+  await client.init();
+  await session.mkdir('/long');
+  for (let i = 0; i < 150; i++) await session.mkdir(`/long/${String(i).padStart(3, '0')}${'é'.repeat(1500)}`);
+  const dh = asHandle(await client.send(FXP.OPENDIR, (w) => w.text('/long')));
+  let seen = 0;
+  for (;;) {
+    const reply = await client.send(FXP.READDIR, (w) => w.bytes(dh));
+    if (reply.type === FXP.STATUS) break;
+    const size = reply.r.remaining + 5;
+    assert.ok(size < DEFAULT_LIMITS.maxPacketLength, `reply of ${size} bytes`);
+    seen += asNames(reply).length;
+  }
+  assert.equal(seen, 150);
+});
+
+test('a slow request on one handle does not hold up requests on another', async (t) => {
+  const session = new MemorySession({ writeDelay: (offset) => (offset === 0 ? 300 : 0) });
+  const { client } = startServer(t, session);
+  await client.init();
+  const slow = await openFile(client, '/slow', FXF.WRITE | FXF.CREAT);
+  const fast = await openFile(client, '/fast', FXF.WRITE | FXF.CREAT);
+  const order: string[] = [];
+  const a = client.send(FXP.WRITE, (w) => w.bytes(slow).u64(0).bytes(Buffer.from('s'))).then(() => order.push('slow'));
+  const b = client.send(FXP.WRITE, (w) => w.bytes(fast).u64(1).bytes(Buffer.from('f'))).then(() => order.push('fast'));
+  const c = client.send(FXP.STAT, (w) => w.text('/')).then(() => order.push('stat'));
+  await Promise.all([a, b, c]);
+  assert.equal(order.at(-1), 'slow');
+});
