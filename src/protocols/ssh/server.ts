@@ -33,6 +33,11 @@ export interface SshLimits {
   readonly maxChannelsPerConnection: number;
   /** Concurrent connections to this site; more are closed at accept. */
   readonly maxConnections: number;
+  /**
+   * Concurrent connections not yet authenticated (OpenSSH MaxStartups' hard limit: 100). Each
+   * costs a key exchange and password hashing, so this bounds what strangers can make us spend.
+   */
+  readonly maxStartups: number;
   /** On close: how long in-flight transfers may run before their connections are cut. */
   readonly closeGraceMs: number;
   /** Keepalive probe interval and unanswered probes before a dead peer is dropped. */
@@ -45,6 +50,7 @@ export const DEFAULT_SSH_LIMITS: SshLimits = Object.freeze({
   maxAuthTries: 6,
   maxChannelsPerConnection: 10,
   maxConnections: 1_000,
+  maxStartups: 100,
   closeGraceMs: 30_000,
   keepaliveIntervalMs: 15_000,
   keepaliveCountMax: 4,
@@ -87,6 +93,7 @@ interface ConnState {
   channels: number;
   transfers: number;
   loginTimer: NodeJS.Timeout | undefined;
+  authenticated: boolean;
 }
 
 function hostKeysFor(options: SshServerOptions): string[] {
@@ -172,6 +179,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     client.on('authentication', (ctx) => auth.handle(ctx));
     client.on('ready', () => {
       clearTimeout(state.loginTimer);
+      state.authenticated = true;
       const user = auth.authenticated?.user;
       if (!user) return client.end();
       client.on('session', (accept, reject) => {
@@ -211,14 +219,21 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 
   const onSocket = (socket: net.Socket): void => {
     socket.on('error', () => {}); // ssh2 reports socket errors through the client
-    if (closing || states.size >= limits.maxConnections) {
-      logger.warn({ remote: socket.remoteAddress, connections: states.size }, closing ? 'ssh: connection refused, server closing' : 'ssh: connection refused, too many connections');
+    const refusal = closing
+      ? 'server closing'
+      : states.size >= limits.maxConnections
+        ? 'too many connections'
+        : countUnauthenticated(states) >= limits.maxStartups
+          ? 'too many connections not yet logged in'
+          : undefined;
+    if (refusal !== undefined) {
+      logger.warn({ remote: socket.remoteAddress, connections: states.size }, `ssh: connection refused, ${refusal}`);
       socket.destroy();
       return;
     }
     const info = connectionInfo(site.id, socket);
     const log = logger.child({ site: site.id, conn: info.connectionId });
-    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined };
+    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined, authenticated: false };
     const peer = `${info.remoteAddress}|${info.remotePort}`;
     states.set(socket, state);
     byPeer.set(peer, state);
@@ -271,6 +286,12 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     logger.info({ site: site.id }, 'ssh: closed');
   };
   return { address, close };
+}
+
+function countUnauthenticated(states: ReadonlyMap<net.Socket, ConnState>): number {
+  let count = 0;
+  for (const state of states.values()) if (!state.authenticated) count++;
+  return count;
 }
 
 function endConnection(state: ConnState): void {

@@ -68,6 +68,25 @@ describe('SSH server under hostile input', () => {
     assert.equal(logged(h, 'no successful login within the login grace time').length, 1);
   });
 
+  it('bounds connections that have not logged in, and still admits one when a slot frees', async (t) => {
+    const h = await startHarness({ limits: { maxStartups: 2 } });
+    t.after(() => h.stop());
+    const idle = [net.connect(h.port, '127.0.0.1'), net.connect(h.port, '127.0.0.1')];
+    for (const socket of idle) {
+      socket.on('error', () => {});
+      await once(socket, 'data'); // the server's identification: the connection is counted
+    }
+    const third = await rawExchange(h.port, Buffer.from('SSH-2.0-Third_1.0\r\n'), 5_000);
+    assert.equal(third.closedByServer, true);
+    assert.equal(third.received.length, 0, 'refused before a byte is sent');
+    assert.equal(logged(h, 'too many connections not yet logged in').length, 1);
+    idle[0]!.destroy();
+    await once(idle[0]!, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await stillServes(h);
+    idle[1]!.destroy();
+  });
+
   it('refuses session channels beyond the per-connection limit', async (t) => {
     const h = await startHarness({ limits: { maxChannelsPerConnection: 2, closeGraceMs: 2_000 } });
     t.after(() => h.stop());
