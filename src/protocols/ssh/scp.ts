@@ -130,20 +130,27 @@ async function receiveFile(ctx: Context, path: string, record: { size: number },
   } catch (error) {
     return warn(ctx, path, error); // the client skips the data on a warning
   }
-  await writeAll(ctx.channel, OK);
   let failure: unknown;
   target.on('error', (error) => (failure ??= error));
-  for await (const chunk of ctx.reader.bytes(record.size)) {
-    if (failure !== undefined) continue; // keep reading to stay in step with the client
-    try {
-      await writeAll(target, chunk);
-    } catch (error) {
-      failure ??= error;
+  try {
+    await writeAll(ctx.channel, OK);
+    for await (const chunk of ctx.reader.bytes(record.size)) {
+      if (failure !== undefined) continue; // keep reading to stay in step with the client
+      try {
+        await writeAll(target, chunk);
+      } catch (error) {
+        failure ??= error;
+      }
     }
+    const end = await ctx.reader.status();
+    if (end.level !== 'ok') failure ??= new ScpProtocolError(`client aborted the file: ${end.message}`);
+  } catch (error) {
+    target.destroy(); // the peer went away mid-file: abort the upload, never leave it open
+    throw error;
   }
-  const end = await ctx.reader.status();
-  if (end.level !== 'ok') failure ??= new ScpProtocolError(`client aborted the file: ${end.message}`);
-  await finishWrite(target).catch((error: unknown) => (failure ??= error));
+  // A failed or aborted file is not committed as if it were complete.
+  if (failure !== undefined) target.destroy();
+  else await finishWrite(target).catch((error: unknown) => (failure ??= error));
   if (failure === undefined && ctx.command.preserve) failure = await applyTimes(ctx, path, times);
   if (failure !== undefined) return warn(ctx, path, failure);
   await writeAll(ctx.channel, OK);

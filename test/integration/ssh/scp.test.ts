@@ -120,6 +120,15 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     await assert.rejects(stat(path.join(h.dir, 'homes/escape.txt')));
   });
 
+  it('aborts an upload whose data stops short, and logs it as failed', async () => {
+    const out = await execWithInput(h, 'scp -t /', 'C0644 100 short.txt\n0123456789');
+    assert.match(out.stdout, /\x02scp: connection ended inside file data/);
+    const record = h.records.find((r) => r.operation === 'upload' && r.path === '/short.txt');
+    assert.ok(record, 'the aborted upload is in the transfer log');
+    assert.notEqual(record.status, 'ok');
+    assert.equal(record.bytes, 10);
+  });
+
   it('ignores shell syntax in the command: no command runs, the name is literal', async () => {
     const out = await execWithInput(h, 'scp -f "/tree/$(touch /tmp/ferry-pwned)"', '\0');
     assert.match(out.stdout, /scp: \/tree\/\$\(touch \/tmp\/ferry-pwned\): /);
