@@ -188,6 +188,90 @@ export class SequentialReader {
   }
 }
 
+/** How far past the data already read a request may start and still be served by read-ahead. */
+export const READ_WINDOW = 4 * 1024 * 1024;
+/**
+ * Bytes kept behind the latest request once a handle has shown out-of-order reads: a little more
+ * than 64 requests of 32 KiB in flight. Handles read in order keep nothing behind.
+ */
+export const KEEP_BEHIND = 2 * 1024 * 1024 + 256 * 1024;
+/** Smallest piece taken from the stream at once: fewer, larger pieces keep the cache short. */
+const MIN_PIECE = 128 * 1024;
+
+/**
+ * Random-access reads over one sequential stream: requests that arrive out of order within a
+ * window (concurrent SFTP reads) are served from what was already read or by reading ahead,
+ * never by reopening. `canServe` says whether a request is within reach.
+ */
+export class ReadWindow {
+  readonly #reader: SequentialReader;
+  /** File offset of the first cached byte; the cache ends at the reader's position. */
+  #start: number;
+  #pieces: Buffer[] = [];
+  #eof = false;
+  readonly #keepBehind: number;
+
+  constructor(stream: Readable, offset: number, path: string, keepBehind: number) {
+    this.#reader = new SequentialReader(stream, offset, path);
+    this.#start = offset;
+    this.#keepBehind = keepBehind;
+  }
+
+  /** File offset of the oldest byte still at hand. */
+  get start(): number {
+    return this.#start;
+  }
+
+  canServe(offset: number): boolean {
+    const end = this.#reader.position;
+    if (offset < this.#start || offset > end + READ_WINDOW) return false;
+    // Past the end of a file that was read to its end: reopen, the file may have grown.
+    return !(this.#eof && offset >= end);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const want = offset + length;
+    while (!this.#eof && this.#reader.position < want) {
+      const { data, eof } = await this.#reader.read(Math.max(want - this.#reader.position, MIN_PIECE));
+      if (data.length > 0) this.#pieces.push(data);
+      this.#eof = eof;
+    }
+    const result = this.#slice(offset, Math.min(want, this.#reader.position));
+    this.#evict(offset);
+    return result;
+  }
+
+  #slice(from: number, to: number): Buffer {
+    if (to <= from) return Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    let at = this.#start;
+    for (const piece of this.#pieces) {
+      const end = at + piece.length;
+      if (end > from && at < to) parts.push(piece.subarray(Math.max(from - at, 0), Math.min(to, end) - at));
+      if (end >= to) break;
+      at = end;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, to - from);
+  }
+
+  #evict(offset: number): void {
+    let cached = this.#reader.position - this.#start;
+    while (this.#pieces.length > 0) {
+      const first = this.#pieces[0] as Buffer;
+      const end = this.#start + first.length;
+      if (end > offset - this.#keepBehind && !(cached > READ_WINDOW && end <= offset)) return;
+      this.#pieces.shift();
+      this.#start = end;
+      cached -= first.length;
+    }
+  }
+
+  destroy(): void {
+    this.#pieces = [];
+    this.#reader.destroy();
+  }
+}
+
 export type TransferEnd = (bytes: number, error: FerryError | undefined) => void;
 
 /** A pass-through that counts what the consumer reads and reports once, when it closes. */

@@ -1,7 +1,8 @@
 // OpenFile: random access (SFTP handles) over a driver's streams. Sequential writes go into one
 // write stream through a CoalescingWriter (1 MiB chunks; a write per 32 KiB packet was 4x slower
 // than OpenSSH, TESTING.md); sequential reads come from one read stream whose buffer is the
-// read-ahead. An offset that breaks the sequence ends the stream and opens a new one there.
+// read-ahead. A write arriving a little ahead of the sequence waits in memory for the gap before
+// it (REORDER_WINDOW); any other jump ends the stream and opens a new one at the new offset.
 //
 // Operations on one handle run strictly one after another in call order (SFTP clients keep many
 // requests in flight on a handle; the codec calls without waiting). Reading after writing ends the
@@ -9,7 +10,7 @@
 import type { SessionStat, OpenFile } from './types.ts';
 import type { SetStatChanges, VfsDriver } from '../vfs/vfs.ts';
 import { FerryError } from './errors.ts';
-import { CoalescingWriter, SequentialReader } from './streams.ts';
+import { CoalescingWriter, KEEP_BEHIND, READ_WINDOW, ReadWindow } from './streams.ts';
 import type { Writable } from 'node:stream';
 
 /** Largest single read served (SFTP clients ask for 32-256 KiB). */
@@ -100,7 +101,8 @@ export class DriverOpenFile implements OpenFile {
   readonly #ctx: OpenFileContext;
   #queue: Promise<unknown> = Promise.resolve();
   #writer: CoalescingWriter | null = null;
-  #reader: SequentialReader | null = null;
+  #reader: ReadWindow | null = null;
+  #reordered = false;
   readonly #ahead = new AheadWrites();
   #appendAt: number;
   #bytesRead = 0;
@@ -179,21 +181,25 @@ export class DriverOpenFile implements OpenFile {
     if (!Number.isSafeInteger(offset) || offset < 0) throw misuse('invalid offset', String(offset));
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_LENGTH) throw misuse('invalid read length', String(length));
     await this.#endWriter();
-    if (this.#reader && this.#reader.position !== offset) this.#dropReader();
     if (length === 0) return Buffer.alloc(0);
+    if (this.#reader && !this.#reader.canServe(offset)) {
+      // A request just behind what was read: the client sends reads out of order. From now on
+      // this handle reopens a little earlier and keeps some data behind its latest request.
+      if (offset < this.#reader.start && this.#reader.start - offset <= READ_WINDOW) this.#reordered = true;
+      this.#dropReader();
+    }
     if (!this.#reader) {
-      if (offset > 0 && !this.#ctx.driver.capabilities.readAtOffset) {
+      const from = this.#reordered ? Math.max(0, offset - KEEP_BEHIND) : offset;
+      if (from > 0 && !this.#ctx.driver.capabilities.readAtOffset) {
         throw new FerryError('unsupported', 'this storage cannot read from the middle of a file', { detail: this.path });
       }
-      const stream = await this.#ctx.driver.openRead(this.#ctx.driverPath, { offset });
-      this.#reader = new SequentialReader(stream, offset, this.path);
+      const stream = await this.#ctx.driver.openRead(this.#ctx.driverPath, { offset: from });
+      this.#reader = new ReadWindow(stream, from, this.path, this.#reordered ? KEEP_BEHIND : 0);
     }
-    const { data, eof } = await this.#reader.read(length).catch((error: unknown) => {
+    const data = await this.#reader.read(offset, length).catch((error: unknown) => {
       this.#dropReader();
       throw error;
     });
-    // At end of file the stream is spent; the next read reopens and sees the file if it grew.
-    if (eof) this.#dropReader();
     this.#bytesRead += data.length;
     return data;
   }

@@ -2,17 +2,17 @@
 // overlapping and sequential, issued without waiting (as SFTP clients keep requests in flight),
 // must leave exactly what a plain byte array would hold.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import type { Writable } from 'node:stream';
-import { WRITE_CHUNK } from '../../../src/session/streams.ts';
+import type { Readable, Writable } from 'node:stream';
+import { READ_WINDOW, WRITE_CHUNK } from '../../../src/session/streams.ts';
 import { DriverOpenFile, REORDER_WINDOW } from '../../../src/session/transfer.ts';
 import { LocalDriver } from '../../../src/vfs/drivers/local.ts';
-import type { OpenWriteOptions } from '../../../src/vfs/vfs.ts';
+import type { OpenReadOptions, OpenWriteOptions } from '../../../src/vfs/vfs.ts';
 import { createSessionFixture } from '../../helpers/session-fixture.ts';
 
 type Op = { kind: 'write'; offset: number; length: number; seed: number } | { kind: 'read'; offset: number; length: number } | { kind: 'stat' };
@@ -58,10 +58,38 @@ function sendOrder(count: number, jitter: readonly number[], shuffled: boolean):
 
 class CountingDriver extends LocalDriver {
   opens = 0;
+  readOpens = 0;
   override async openWrite(path: string, options?: OpenWriteOptions): Promise<Writable> {
     this.opens++;
     return super.openWrite(path, options);
   }
+  override async openRead(path: string, options?: OpenReadOptions): Promise<Readable> {
+    this.readOpens++;
+    return super.openRead(path, options);
+  }
+}
+
+/** Each window of 64 requests in reverse, like a client with 64 requests in flight. */
+const reversedWindows = (count: number) => Array.from({ length: count }, (_, i) => Math.floor(i / 64) * 64 + (63 - (i % 64)));
+
+async function countingFile(t: { after(fn: () => Promise<void>): void }, readable: boolean) {
+  const root = await mkdtemp(path.join(tmpdir(), 'ferry-reorder-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const driver = new CountingDriver(root);
+  const file = new DriverOpenFile({
+    path: '/f',
+    driver,
+    driverPath: '/f',
+    readable,
+    writable: !readable,
+    append: false,
+    size: 0,
+    initialWriter: readable ? undefined : await driver.openWrite('/f', { truncate: true }),
+    stat: () => Promise.reject(new Error('unused')),
+    setStat: () => Promise.reject(new Error('unused')),
+    onClose: () => {},
+  });
+  return { root, driver, file };
 }
 
 describe('OpenFile', () => {
@@ -106,33 +134,31 @@ describe('OpenFile', () => {
   });
 
   it('keeps one storage stream for writes that arrive shuffled within the reorder window', async (t) => {
-    const root = await mkdtemp(path.join(tmpdir(), 'ferry-reorder-'));
-    t.after(() => rm(root, { recursive: true, force: true }));
-    const driver = new CountingDriver(root);
-    const file = new DriverOpenFile({
-      path: '/f',
-      driver,
-      driverPath: '/f',
-      readable: false,
-      writable: true,
-      append: false,
-      size: 0,
-      initialWriter: await driver.openWrite('/f', { truncate: true }),
-      stat: () => Promise.reject(new Error('unused')),
-      setStat: () => Promise.reject(new Error('unused')),
-      onClose: () => {},
-    });
+    const { root, driver, file } = await countingFile(t, false);
     const chunk = 32 * 1024;
     const count = 512;
-    // Like pkg/sftp with 64 writes in flight: each window of 64 arrives in reverse.
-    const order = Array.from({ length: count }, (_, i) => Math.floor(i / 64) * 64 + (63 - (i % 64)));
-    await Promise.all(order.map((i) => file.write(i * chunk, bytes(chunk, i))));
+    await Promise.all(reversedWindows(count).map((i) => file.write(i * chunk, bytes(chunk, i))));
     await file.close();
     assert.equal(driver.opens, 1, 'no stream was reopened');
     const stored = readFileSync(path.join(root, 'f'));
     assert.equal(stored.length, count * chunk);
     for (const i of [0, 63, 64, 200, 511]) assert.ok(stored.subarray(i * chunk, (i + 1) * chunk).equals(bytes(chunk, i)), `chunk ${i}`);
     assert.ok(REORDER_WINDOW >= 64 * chunk);
+  });
+
+  it('keeps one storage stream for reads that arrive shuffled within the read window', async (t) => {
+    const { root, driver, file } = await countingFile(t, true);
+    const chunk = 32 * 1024;
+    const count = 512;
+    const content = Buffer.concat(Array.from({ length: count }, (_, i) => bytes(chunk, i)));
+    writeFileSync(path.join(root, 'f'), content);
+    const got = await Promise.all(reversedWindows(count).map((i) => file.read(i * chunk, chunk).then((data) => [i, data] as const)));
+    for (const [i, data] of got) assert.ok(data.equals(content.subarray(i * chunk, (i + 1) * chunk)), `chunk ${i}`);
+    assert.equal((await file.read(count * chunk, chunk)).length, 0, 'end of file');
+    await file.close();
+    // The first window starts at its highest offset: one reopen, earlier, learns the order.
+    assert.equal(driver.readOpens, 2, 'reopened once, for the out-of-order start');
+    assert.ok(READ_WINDOW >= 64 * chunk);
   });
 
   it('appends every write at the end whatever offset the client sends', async (t) => {
