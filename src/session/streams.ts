@@ -222,6 +222,11 @@ export class ReadWindow {
     return this.#start;
   }
 
+  /** The stream reached the end of the file and `offset` lies at or past that end. */
+  pastEnd(offset: number): boolean {
+    return this.#eof && offset >= this.#reader.position;
+  }
+
   canServe(offset: number): boolean {
     const end = this.#reader.position;
     if (offset < this.#start || offset > end + READ_WINDOW) return false;

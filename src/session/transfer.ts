@@ -182,6 +182,9 @@ export class DriverOpenFile implements OpenFile {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_LENGTH) throw misuse('invalid read length', String(length));
     await this.#endWriter();
     if (length === 0) return Buffer.alloc(0);
+    // Clients keep reads in flight past the end (64 of them for OpenSSH and rclone): answer those
+    // with a stat rather than a new stream each; a file that grew meanwhile is reopened.
+    if (this.#reader?.pastEnd(offset) && (await this.#ctx.driver.stat(this.#ctx.driverPath)).size <= offset) return Buffer.alloc(0);
     if (this.#reader && !this.#reader.canServe(offset)) {
       // A request just behind what was read: the client sends reads out of order. From now on
       // this handle reopens a little earlier and keeps some data behind its latest request.

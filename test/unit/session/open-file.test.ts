@@ -161,6 +161,16 @@ describe('OpenFile', () => {
     assert.ok(READ_WINDOW >= 64 * chunk);
   });
 
+  it('answers the reads in flight past the end of the file without reopening', async (t) => {
+    const { root, driver, file } = await countingFile(t, true);
+    const chunk = 32 * 1024;
+    writeFileSync(path.join(root, 'f'), Buffer.alloc(10 * chunk + 5, 1));
+    const sizes = await Promise.all(Array.from({ length: 74 }, (_, i) => file.read(i * chunk, chunk).then((b) => b.length)));
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 10 * chunk + 5);
+    assert.equal(driver.readOpens, 1);
+    await file.close();
+  });
+
   it('appends every write at the end whatever offset the client sends', async (t) => {
     const fx = await createSessionFixture();
     t.after(fx.cleanup);
