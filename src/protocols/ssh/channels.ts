@@ -21,6 +21,8 @@ export interface ChannelDeps {
   readonly serveSftp: (stream: Duplex, session: Session) => Promise<void>;
   /** Called when a transfer starts and ends, so a closing server can wait for it. */
   readonly track: (delta: 1 | -1) => void;
+  /** Settles when the TCP connection is gone (nothing more can close on it). */
+  readonly connectionClosed: Promise<void>;
 }
 
 const NO_SHELL = 'This server provides file transfer only (SFTP and SCP); it does not run a shell or commands.';
@@ -47,15 +49,21 @@ function notAllowed(name: string): string {
   return `${name} is not enabled for this account; ask your administrator.`;
 }
 
-function channelClosed(channel: ServerChannel): Promise<void> {
+function channelClosed(channel: ServerChannel, connectionClosed: Promise<void>): Promise<void> {
   const state = (channel as unknown as { outgoing?: { state?: string } }).outgoing?.state;
   if (channel.destroyed || state === 'closed') return Promise.resolve();
-  return new Promise((resolve) => channel.once('close', () => resolve()));
+  return Promise.race([new Promise<void>((resolve) => channel.once('close', () => resolve())), connectionClosed]);
 }
 
 async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: Subsystem, work: (session: Session) => Promise<number | undefined>): Promise<void> {
   deps.track(1);
   let session: Session | undefined;
+  let finished = false;
+  // When the connection dies, ssh2 neither drains nor closes a channel whose data is unread or
+  // waiting for window: an error is what makes the SFTP/SCP code (and its streams) let go.
+  void deps.connectionClosed.then(() => {
+    if (!finished) channel.emit('error', new Error('connection lost'));
+  });
   try {
     session = await deps.openSession(deps.user, deps.connection, protocol);
     const status = await work(session);
@@ -65,11 +73,12 @@ async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: S
     deps.log.info({ err: isFerryError(error) ? { kind: error.kind, detail: error.detail } : error, protocol }, 'ssh: channel ended with an error');
     refuse(channel, clientMessage(error));
   } finally {
+    finished = true;
     await session?.close().catch((error: unknown) => deps.log.warn({ err: error }, 'ssh: closing the session failed'));
     // The transfer is over only when the channel is closed: until then ssh2 may still hold data
     // waiting for the client's window, which a shutdown must not cut off.
     channel.resume(); // nothing reads any more: let the client's EOF arrive
-    await channelClosed(channel);
+    await channelClosed(channel, deps.connectionClosed);
     deps.track(-1);
   }
 }

@@ -87,8 +87,11 @@ function messageOf(error: unknown): string {
   return 'internal error; the server log has details';
 }
 
+/** Streams that reported an error: nothing more is written to them (ssh2 would buffer it). */
+const broken = new WeakSet<Writable>();
+
 async function writeAll(stream: Writable, data: Buffer | string): Promise<void> {
-  if (stream.destroyed || stream.writableEnded) throw new ScpProtocolError('channel closed');
+  if (broken.has(stream) || stream.destroyed || stream.writableEnded) throw new ScpProtocolError('channel closed');
   if (stream.write(data)) return;
   await new Promise<void>((resolve, reject) => {
     const done = (error?: Error) => {
@@ -323,6 +326,7 @@ async function source(ctx: Context): Promise<void> {
  */
 export async function serveScp(channel: Duplex, command: ScpCommand, session: Session, log: Logger): Promise<number> {
   const ctx: Context = { channel, reader: new ChannelReader(channel), session, command, log, failures: 0 };
+  channel.once('error', () => broken.add(channel));
   try {
     await (command.mode === 'sink' ? sink(ctx) : source(ctx));
     return ctx.failures > 0 ? 1 : 0;

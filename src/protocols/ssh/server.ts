@@ -94,6 +94,7 @@ interface ConnState {
   transfers: number;
   loginTimer: NodeJS.Timeout | undefined;
   authenticated: boolean;
+  readonly closed: Promise<void>;
 }
 
 function hostKeysFor(options: SshServerOptions): string[] {
@@ -201,6 +202,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
               state.transfers += delta;
               if (closing && state.transfers === 0) client.end();
             },
+            connectionClosed: state.closed,
           },
           session,
         );
@@ -233,7 +235,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     }
     const info = connectionInfo(site.id, socket);
     const log = logger.child({ site: site.id, conn: info.connectionId });
-    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined, authenticated: false };
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined, authenticated: false, closed };
     const peer = `${info.remoteAddress}|${info.remotePort}`;
     states.set(socket, state);
     byPeer.set(peer, state);

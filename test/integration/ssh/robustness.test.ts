@@ -173,6 +173,47 @@ print('%.1f %.1f' % (statistics.median(unknown), statistics.median(wrong)))
   });
 });
 
+describe('SSH server when clients vanish', () => {
+  it('ends the transfer and the session when the connection drops mid-download', async (t) => {
+    const h = await startHarness();
+    t.after(() => h.stop());
+    await mkdir(h.homeDir, { recursive: true });
+    await writeFile(path.join(h.homeDir, 'big.bin'), randomBytes(8 * 1024 * 1024));
+    const client = await connectClient(h);
+    const channel = await new Promise<ClientChannel>((resolve, reject) => client.exec('scp -f /big.bin', (err, ch) => (err ? reject(err) : resolve(ch))));
+    channel.write(Buffer.from([0, 0])); // start, and accept the C record
+    await once(channel, 'data');
+    (client as unknown as { _sock: net.Socket })._sock.destroy(); // a cable pulled, not a polite close
+    const deadline = Date.now() + 5_000;
+    while (!h.records.some((r) => r.operation === 'logout') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const download = h.records.find((r) => r.operation === 'download' && r.path === '/big.bin');
+    assert.ok(download, 'the interrupted download is logged');
+    assert.notEqual(download.status, 'ok');
+    assert.ok(h.records.some((r) => r.operation === 'logout'), 'the session was closed');
+    await stillServes(h);
+  });
+});
+
+describe('SSH server when an SFTP client vanishes', () => {
+  it('closes the session when the connection drops during an SFTP download', async (t) => {
+    const h = await startHarness();
+    t.after(() => h.stop());
+    await mkdir(h.homeDir, { recursive: true });
+    await writeFile(path.join(h.homeDir, 'big.bin'), randomBytes(16 * 1024 * 1024));
+    const client = await connectClient(h);
+    const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    const stream = sftp.createReadStream('/big.bin');
+    stream.on('error', () => {});
+    await once(stream, 'data');
+    stream.pause();
+    (client as unknown as { _sock: net.Socket })._sock.destroy();
+    const deadline = Date.now() + 5_000;
+    while (!h.records.some((r) => r.operation === 'logout') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(h.records.some((r) => r.operation === 'logout'), 'the session was closed');
+    await stillServes(h);
+  });
+});
+
 describe('SSH server shutdown', () => {
   it('lets an in-flight download finish before closing, and refuses new connections', async (t) => {
     const h = await startHarness({ limits: { closeGraceMs: 20_000 } });
