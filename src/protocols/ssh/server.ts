@@ -260,9 +260,13 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   };
   const listener = net.createServer(onSocket);
   await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
+    listener.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${options.bind.host}:${options.bind.port}`;
+      const hint = error.code === 'EADDRINUSE' ? 'another process uses it; stop it or choose another port' : error.code === 'EACCES' ? 'ports below 1024 need privileges; choose a port above 1023' : error.message;
+      reject(new Error(`site ${site.id}: cannot listen for SSH on ${where}: ${hint}`, { cause: error }));
+    });
     listener.listen(options.bind.port, options.bind.host, () => {
-      listener.off('error', reject);
+      listener.removeAllListeners('error');
       resolve();
     });
   });

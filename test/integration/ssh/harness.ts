@@ -64,10 +64,21 @@ export interface HarnessOptions extends SessionFixtureOptions {
   readonly site?: Partial<Site>;
   readonly limits?: Partial<SshLimits>;
   readonly serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
+  /** Port to bind (default 0: any free port). */
+  readonly port?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-ssh-'));
+  try {
+    return await startIn(dir, options);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
   const built = buildFixtureState(dir, options);
   const user: User = { ...built.user, passwordHash: await hashPassword(PASSWORD), authMethods: ['password', 'publickey'], ...options.user };
   const keys = await sharedHostKeys();
@@ -87,7 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const server = await startSshServer({
     site,
     hostKeys: keys.map((k) => ({ algorithm: k.algorithm, privateKeyPem: k.privateKeyPem })),
-    bind: { host: '127.0.0.1', port: 0 },
+    bind: { host: '127.0.0.1', port: options.port ?? 0 },
     getView: () => view,
     openSession: (u, connection, protocol) => openSession(deps, u, connection, protocol),
     logger,

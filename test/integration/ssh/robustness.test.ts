@@ -214,6 +214,17 @@ describe('SSH server when an SFTP client vanishes', () => {
   });
 });
 
+describe('SSH server start', () => {
+  it('says which address is taken and what to do when the port is in use', async (t) => {
+    const first = await startHarness();
+    t.after(() => first.stop());
+    await assert.rejects(startHarness({ port: first.port }), (error: Error) => {
+      assert.match(error.message, new RegExp(`site default: cannot listen for SSH on 127\\.0\\.0\\.1:${first.port}: another process uses it; stop it or choose another port`));
+      return true;
+    });
+  });
+});
+
 describe('SSH server shutdown', () => {
   it('lets an in-flight download finish before closing, and refuses new connections', async (t) => {
     const h = await startHarness({ limits: { closeGraceMs: 20_000 } });
