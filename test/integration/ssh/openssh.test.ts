@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_SSH_ALGORITHMS } from '../../../src/protocols/ssh/algorithms.ts';
 import { makeClientKey, logged, run, startHarness, withPassword } from './harness.ts';
 import type { ClientKey, Harness } from './harness.ts';
 
@@ -161,5 +162,21 @@ describe('SSH server with the OpenSSH client', () => {
     const result = await withKey(ed25519, 'true', ['-vv']);
     const proposal = result.stderr.split('peer server KEXINIT proposal')[1] ?? '';
     for (const cipher of known) assert.doesNotMatch(proposal.split('debug2: first_kex_follows')[0] ?? '', new RegExp(`[ ,]${cipher.replace(/[.@]/g, '\\$&')}(,|\\n)`));
+  });
+});
+
+describe('SSH server with ssh-rsa (SHA-1) explicitly enabled on the site', () => {
+  it('serves ssh-rsa host signatures and accepts ssh-rsa user signatures, and warns the operator', async (t) => {
+    const keyDir = await mkdtemp(path.join(tmpdir(), 'ferry-keys-'));
+    t.after(() => rm(keyDir, { recursive: true, force: true }));
+    const rsa = await makeClientKey(keyDir, 'rsa', 2048);
+    const policy = { ...DEFAULT_SSH_ALGORITHMS, serverHostKey: [...DEFAULT_SSH_ALGORITHMS.serverHostKey, 'ssh-rsa'] };
+    const h = await startHarness({ site: { sshAlgorithms: policy }, user: { authorizedKeys: [rsa.publicLine] } });
+    t.after(() => h.stop());
+    const options = ['-o', 'HostKeyAlgorithms=ssh-rsa', '-o', 'PubkeyAcceptedAlgorithms=ssh-rsa', '-o', 'BatchMode=yes', '-i', rsa.privatePath, '-v'];
+    const result = await run('ssh', ['-p', String(h.port), ...h.sshOptions(options), 'alice@127.0.0.1', 'true']);
+    assert.match(result.stderr, /kex: host key algorithm: ssh-rsa/);
+    assert.match(result.stderr, /Authenticated to 127\.0\.0\.1/);
+    assert.ok(logged(h, 'enables SHA-1 RSA signatures').length >= 1, 'the start logs a warning');
   });
 });
