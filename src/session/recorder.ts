@@ -8,6 +8,8 @@ import type { FerryError } from './errors.ts';
 import { isFerryError } from './errors.ts';
 import type { ConnectionInfo } from './types.ts';
 
+const STORAGE_FAILURES: ReadonlySet<string> = new Set(['io', 'no-space']);
+
 export function asFerryError(error: unknown, path: string): FerryError {
   return isFerryError(error) ? error : mapFsError(error, path);
 }
@@ -71,7 +73,10 @@ export class OperationRecorder {
   /** A FerryError for the client, with the detail in the application log. */
   fail(error: unknown, path: string): FerryError {
     const failure = asFerryError(error, path);
-    this.#logger.debug({ path, kind: failure.kind, detail: failure.detail }, failure.message);
+    // A user's mistake (missing file, denied permission) is routine; a storage failure is the
+    // operator's problem and the client only sees a generic message, so it must reach the log.
+    const level = STORAGE_FAILURES.has(failure.kind) ? 'warn' : 'debug';
+    this.#logger[level]({ path, kind: failure.kind, detail: failure.detail, err: failure.cause }, failure.message);
     return failure;
   }
 
