@@ -83,7 +83,9 @@ function normalizedProblem(path: string): string | undefined {
 export function diskTargetProblem(target: string): string | undefined {
   if (target.includes('\\')) return 'must be a POSIX path using "/", never "\\"';
   if (!target.startsWith('/')) return `must be an absolute directory path (e.g. /srv/ferry/${target})`;
-  return target === '/' ? undefined : normalizedProblem(target);
+  // The disk driver refuses the file system root as a VFS root: it would expose the whole node.
+  if (target === '/') return 'must not be the file system root "/"; point it at a directory such as /srv/ferry';
+  return normalizedProblem(target);
 }
 
 function checkSite(state: ConfigState, site: Site, path: string, errors: Errors): void {

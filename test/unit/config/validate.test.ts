@@ -91,8 +91,8 @@ test('malformed authorized keys are refused', () => {
   assertRefused(populated(), { type: 'user.put', user: user({ authorizedKeys: ['not a key'] }) }, 'user.authorizedKeys[0]', /OpenSSH public key/);
 });
 
-test('a disk VFS target must be an absolute normalized path', () => {
-  for (const target of ['relative/dir', 'C:\\data', '/srv/../etc', '/srv/']) {
+test('a disk VFS target must be an absolute normalized path and never the file system root', () => {
+  for (const target of ['relative/dir', 'C:\\data', '/srv/../etc', '/srv/', '/']) {
     const errors = errorsOf(initialState(), { type: 'vfs.put', vfs: vfs({ target }) });
     assert.ok(errors.some((error) => error.path === 'vfs.target'), target);
   }
