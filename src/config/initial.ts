@@ -18,9 +18,9 @@ export const DEFAULT_SSH_ALGORITHMS: SshAlgorithmPolicy = Object.freeze({
     'ecdh-sha2-nistp256',
     'ecdh-sha2-nistp384',
     'ecdh-sha2-nistp521',
+    'diffie-hellman-group-exchange-sha256',
     'diffie-hellman-group16-sha512',
     'diffie-hellman-group18-sha512',
-    'diffie-hellman-group14-sha256',
   ]),
   serverHostKey: Object.freeze(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']),
   cipher: Object.freeze([

@@ -7,6 +7,7 @@
 // site only by naming it explicitly; validation then returns a warning for the operator.
 // Strict KEX (the Terrapin countermeasure, OpenSSH PROTOCOL `kex-strict-s-v00@openssh.com`) is
 // always advertised by ssh2's server and cannot be configured away.
+import { DEFAULT_SSH_ALGORITHMS } from '../../config/initial.ts';
 import type { SshAlgorithmPolicy } from '../../config/model/site.ts';
 
 export type AlgorithmCategory = keyof SshAlgorithmPolicy;
@@ -54,22 +55,8 @@ export const ALLOWED_SSH_ALGORITHMS: { readonly [K in AlgorithmCategory]: readon
 /** Allowed, but only when named explicitly, and worth a warning. */
 export const LEGACY_SSH_ALGORITHMS: ReadonlySet<string> = new Set(['ssh-rsa']);
 
-export const DEFAULT_SSH_ALGORITHMS: SshAlgorithmPolicy = Object.freeze({
-  kex: Object.freeze([
-    'curve25519-sha256',
-    'curve25519-sha256@libssh.org',
-    'ecdh-sha2-nistp256',
-    'ecdh-sha2-nistp384',
-    'ecdh-sha2-nistp521',
-    'diffie-hellman-group-exchange-sha256',
-    'diffie-hellman-group16-sha512',
-    'diffie-hellman-group18-sha512',
-  ]),
-  serverHostKey: Object.freeze(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']),
-  cipher: Object.freeze([...ALLOWED_SSH_ALGORITHMS.cipher]),
-  hmac: Object.freeze([...ALLOWED_SSH_ALGORITHMS.hmac]),
-  compress: Object.freeze(['none', 'zlib@openssh.com']),
-});
+/** The defaults live with the site model (config/initial.ts) because a new site stores them. */
+export { DEFAULT_SSH_ALGORITHMS };
 
 /** Names that are known but refused, with the reason an operator reads. */
 const WEAK: Readonly<Record<string, string>> = {

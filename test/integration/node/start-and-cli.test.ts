@@ -14,12 +14,12 @@ const run = promisify(execFile);
 const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
 
 /** OpenSSH `sftp -b` with a password through sshpass (BatchMode must stay off for sshpass). */
-async function sftpBatch(node: RunningNode, user: string, password: string, commands: string, cwd: string) {
+async function sftpBatch(node: RunningNode, user: string, password: string, commands: string, cwd: string, extra: string[] = []) {
   const batch = path.join(cwd, `batch-${Math.random().toString(36).slice(2)}`);
   writeFileSync(batch, commands);
   return run(
     'sshpass',
-    ['-p', password, 'sftp', '-o', 'BatchMode=no', ...SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, `${user}@127.0.0.1`],
+    ['-p', password, 'sftp', '-o', 'BatchMode=no', ...SSH_OPTIONS, ...extra, '-P', String(node.sftpPort), '-b', batch, `${user}@127.0.0.1`],
     { cwd, timeout: 60_000 },
   );
 }
@@ -59,6 +59,12 @@ describe('ferry start on a fresh data directory', () => {
     const { stdout } = await sftpBatch(node, 'ferry', password, 'put hello.txt\nls -l\n', work);
     assert.match(stdout, /hello\.txt/);
     assert.equal(readFileSync(path.join(dataDir, 'files', 'ferry', 'hello.txt'), 'utf8'), 'hello ferry\n');
+  });
+
+  test('the default site negotiates DH group exchange for clients that ask for it, and never a CBC cipher', async () => {
+    const { stdout } = await sftpBatch(node, 'ferry', password, 'pwd\n', work, ['-o', 'KexAlgorithms=diffie-hellman-group-exchange-sha256']);
+    assert.match(stdout, /Remote working directory: \//);
+    await assert.rejects(sftpBatch(node, 'ferry', password, 'pwd\n', work, ['-o', 'Ciphers=aes128-cbc']), /no matching cipher|Connection closed|exit code/);
   });
 
   test('a wrong password is refused', async () => {
