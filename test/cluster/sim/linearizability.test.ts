@@ -52,6 +52,7 @@ describe('linearizability checker: hand-written histories', () => {
   test('a stale read after a completed write is rejected and the explanation names the key', () => {
     const explanation = assertRejected([put(1, 'x', 'a', 0, 1), put(1, 'x', 'b', 2, 3), get(2, 'x', 'a', 4, 5)], 'x');
     assert.match(explanation, /client 2 get\("x"\) -> "a" \[4, 5\]/);
+    assert.match(explanation, /leaving "x" = "b"/);
   });
 
   test('two readers that observe two concurrent writes in opposite orders are rejected', () => {

@@ -16,11 +16,23 @@
 // from the head. Reaching a return entry means that operation must already have been
 // linearized: backtrack. Lowe's cache stores every (set of linearized operations, model state)
 // pair seen; reaching one again cannot lead anywhere new, which prunes the exponential search to
-// the reachable configurations. The set is a bitset keyed by a Zobrist hash kept incrementally.
+// the reachable configurations. The completed set is a bitset numbered in call order, keyed by
+// the window between its leading ones and trailing zeros, so a cache entry stays small.
 //
 // P-compositionality (Horn & Kroening 2015; Herlihy & Wing's locality): every operation touches
 // exactly one key, and a history is linearizable iff its restriction to each key is, so each
 // key is checked on its own, with a one-value model state.
+//
+// Operations that never returned stay candidates forever and multiply the search; four sound
+// reductions keep it small, each checked against an all-permutations checker in the tests:
+// - dominance in the cache: a configuration with more lost operations linearized than a seen
+//   one (same completed set, same state) can do nothing the seen one could not;
+// - twins: lost operations with the same effect are interchangeable, so only the earliest-called
+//   unused one of each kind is tried;
+// - values that no get reads and no cas expects are indistinguishable, folded into one state;
+// - partial-order reduction: a read-only completed operation that fits now goes first, alone.
+// Lost operations are tried after completed ones, so configurations are first reached with the
+// fewest. Unique written values (say "c3-17") keep histories with many lost writes cheap.
 //
 // Real-time order: A precedes B only when A.ret < B.call. Equal times count as concurrent (calls
 // sort before returns at the same instant), so a coarse logical clock can never cause a false
@@ -106,7 +118,7 @@ interface SearchOp {
   source: KvOperation;
   kind: KvOperationKind;
   pending: boolean;
-  /** Index in the completed or in the never-returned bitset of LinearizedSet. */
+  /** Index in the completed or in the never-returned bitset of LinearizedSet, by call time. */
   slot: number;
   value: number;
   expected: number;
@@ -139,49 +151,51 @@ function step(state: number, op: SearchOp): number {
 /** State 1 stands for every value that no get reads and no cas expects: no operation can tell them apart. */
 const unobserved = 1;
 
-function internOperations(history: readonly KvOperation[]): { ops: SearchOp[]; states: string[] } {
+function internOperations(history: readonly KvOperation[]): SearchOp[] {
   const observed = new Set<string | undefined>();
   for (const op of history) {
     if (op.kind === 'get' && op.ret !== undefined) observed.add(op.output as string | undefined);
     if (op.kind === 'cas') observed.add(op.expected);
   }
   const ids = new Map<string, number>();
-  const states = ['absent', '= a value that no read or cas observes'];
+  let nextId = unobserved + 1;
   const intern = (v: string | undefined): number => {
     if (v === undefined) return 0;
     if (!observed.has(v)) return unobserved;
     let id = ids.get(v);
     if (id === undefined) {
-      id = states.length;
+      id = nextId++;
       ids.set(v, id);
-      states.push(`= ${JSON.stringify(v)}`);
     }
     return id;
   };
   const ops: SearchOp[] = [];
-  const slots = { done: 0, lost: 0 };
   for (const op of history) {
     const pending = op.ret === undefined;
     // A read that never returned observed nothing and changed nothing.
     if (pending && op.kind === 'get') continue;
     const output = op.kind === 'cas' ? Number(op.output === true) : op.kind === 'get' ? intern(op.output as string | undefined) : 0;
-    const slot = pending ? slots.lost++ : slots.done++;
     const value = intern(op.value);
     const expected = intern(op.expected);
     const readOnly = op.kind === 'get' || (op.kind === 'cas' && (output === 0 || value === expected));
-    ops.push({ source: op, kind: op.kind, pending, slot, value, expected, output, readOnly, twins: 0, rank: 0 });
+    ops.push({ source: op, kind: op.kind, pending, slot: 0, value, expected, output, readOnly, twins: 0, rank: 0 });
   }
-  rankTwins(ops);
-  return { ops, states };
+  numberOperations(ops);
+  return ops;
 }
 
-/** Numbers the never-returned operations with identical effects, in call order (see Search). */
-function rankTwins(ops: SearchOp[]): void {
+/**
+ * Numbers each group (completed, never-returned) in call order for the bitsets, and the
+ * never-returned operations with identical effects within their class of twins (see Search).
+ */
+function numberOperations(ops: SearchOp[]): void {
+  const byCall = ops.map((o, i) => ({ o, i })).sort((a, b) => a.o.source.call - b.o.source.call || a.i - b.i);
   const classes = new Map<string, number>();
   const sizes: number[] = [];
-  const lost = ops.map((o, i) => ({ o, i })).filter(({ o }) => o.pending);
-  lost.sort((a, b) => a.o.source.call - b.o.source.call || a.i - b.i);
-  for (const { o } of lost) {
+  const slots = { done: 0, lost: 0 };
+  for (const { o } of byCall) {
+    o.slot = o.pending ? slots.lost++ : slots.done++;
+    if (!o.pending) continue;
     const name = `${o.kind} ${o.value} ${o.expected}`;
     const twins = classes.get(name) ?? classes.size;
     classes.set(name, twins);
@@ -253,34 +267,45 @@ function relink(l: EntryList, node: number): void {
 }
 
 /**
- * The linearized set, split in two bitsets: completed operations (Zobrist-hashed, so the hash
- * follows each toggle in O(1)) and never-returned ones, whose slots are separate.
+ * The linearized set, as two bitsets: completed operations and never-returned ones, each
+ * numbered in call order, so the completed set is all ones, then a window, then all zeros.
  */
 class LinearizedSet {
   readonly done: Uint32Array;
   readonly lost: Uint32Array;
-  hash = 0;
-  readonly #zobrist: Int32Array;
+  lostCount = 0;
 
   constructor(ops: readonly SearchOp[]) {
     const lost = ops.filter((o) => o.pending).length;
     this.done = new Uint32Array(Math.ceil((ops.length - lost) / 32) || 1);
     this.lost = new Uint32Array(Math.ceil(lost / 32) || 1);
-    this.#zobrist = zobristKeys(ops.length - lost);
   }
 
   toggle(op: SearchOp): void {
     const bits = op.pending ? this.lost : this.done;
-    bits[op.slot >>> 5] = (bits[op.slot >>> 5] as number) ^ (1 << (op.slot & 31));
-    if (!op.pending) this.hash ^= this.#zobrist[op.slot] as number;
+    const word = bits[op.slot >>> 5] as number;
+    const mask = 1 << (op.slot & 31);
+    bits[op.slot >>> 5] = word ^ mask;
+    if (op.pending) this.lostCount += word & mask ? -1 : 1;
+  }
+
+  /** The completed set and the state as a compact string: only the window between the ones and the zeros. */
+  key(state: number): string {
+    const done = this.done;
+    let lo = 0;
+    while (lo < done.length - 1 && done[lo] === 0xffffffff) lo++;
+    let hi = done.length - 1;
+    while (hi > lo && done[hi] === 0) hi--;
+    let key = `${state},${lo},`;
+    for (let i = lo; i <= hi; i++) {
+      const w = done[i] as number;
+      key += String.fromCharCode(w & 0xffff, w >>> 16);
+    }
+    return key;
   }
 }
 
-interface Configuration {
-  done: Uint32Array;
-  lost: Uint32Array;
-  state: number;
-}
+const noLost = new Uint32Array(0);
 
 /**
  * Lowe's cache of configurations already explored, with one refinement: a configuration is
@@ -290,52 +315,30 @@ interface Configuration {
  * search covers it. Without this, k lost writes multiply the configurations by up to 2^k.
  */
 class ConfigurationCache {
-  #buckets = new Map<number, Configuration[]>();
+  /** (completed set, state) -> the never-returned sets seen with it, an antichain. */
+  readonly #seen = new Map<string, Uint32Array[]>();
 
   /** Adds the configuration; false when a seen one dominates it. */
   add(set: LinearizedSet, state: number): boolean {
-    const key = (set.hash ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
-    const entry = { done: set.done.slice(), lost: set.lost.slice(), state };
-    const bucket = this.#buckets.get(key);
-    if (bucket === undefined) {
-      this.#buckets.set(key, [entry]);
+    const key = set.key(state);
+    const lost = set.lostCount === 0 ? noLost : set.lost.slice();
+    const seen = this.#seen.get(key);
+    if (seen === undefined) {
+      this.#seen.set(key, [lost]);
       return true;
     }
-    let dominates = false;
-    for (const c of bucket) {
-      if (c.state !== state || !equalBits(c.done, set.done)) continue;
-      if (subsetBits(c.lost, set.lost)) return false;
-      dominates ||= subsetBits(set.lost, c.lost);
-    }
-    // Keep each bucket an antichain: drop what the new configuration dominates.
-    const kept = dominates ? bucket.filter((c) => !(c.state === state && equalBits(c.done, set.done) && subsetBits(set.lost, c.lost))) : bucket;
-    kept.push(entry);
-    if (kept !== bucket) this.#buckets.set(key, kept);
+    if (seen.some((other) => subsetBits(other, lost))) return false;
+    const kept = seen.filter((other) => !subsetBits(lost, other));
+    kept.push(lost);
+    this.#seen.set(key, kept);
     return true;
   }
 }
 
-function equalBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
+/** a ⊆ b; a missing word counts as zero. */
 function subsetBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (((a[i] as number) & ~(b[i] as number)) !== 0) return false;
+  for (let i = 0; i < a.length; i++) if (((a[i] as number) & ~(b[i] ?? 0)) !== 0) return false;
   return true;
-}
-
-/** Fixed-seed xorshift32: Zobrist keys must be well spread, and runs must be reproducible. */
-function zobristKeys(count: number): Int32Array {
-  const keys = new Int32Array(count);
-  let x = 0x2545f491;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    keys[i] = x;
-  }
-  return keys;
 }
 
 /** Where the search got furthest before failing, for the explanation. */
@@ -465,14 +468,14 @@ class Search {
 }
 
 function checkKey(key: string, history: readonly KvOperation[], budget: number): CheckResult {
-  const { ops, states } = internOperations(history);
+  const ops = internOperations(history);
   const search = new Search(ops);
   const verdict = search.run(budget);
   if (verdict === true) return { ok: true };
   if (verdict === undefined) {
     return { ok: 'unknown', key, reason: `key ${JSON.stringify(key)}: gave up after ${budget} search steps over ${ops.length} operations` };
   }
-  return { ok: false, key, explanation: explain(key, ops, states, search.deepest as DeepestFailure) };
+  return { ok: false, key, explanation: explain(key, ops, search.deepest as DeepestFailure) };
 }
 
 function snapshot(l: EntryList, stack: readonly { node: number }[], state: number, blockerNode: number): DeepestFailure {
@@ -484,19 +487,28 @@ function snapshot(l: EntryList, stack: readonly { node: number }[], state: numbe
   return { prefix: stack.map((s) => l.op[s.node] as number), state, blocker: l.op[blockerNode] as number, candidates };
 }
 
-function explain(key: string, ops: readonly SearchOp[], states: readonly string[], d: DeepestFailure): string {
+function explain(key: string, ops: readonly SearchOp[], d: DeepestFailure): string {
+  const source = (i: number): KvOperation => (ops[i] as SearchOp).source;
   const show = (indices: readonly number[]): string => {
-    const shown = indices.slice(0, listLimit).map((i) => describeOperation((ops[i] as SearchOp).source));
-    if (indices.length > listLimit) shown.push(`... and ${indices.length - listLimit} more`);
-    return shown.length === 0 ? 'none' : shown.join('; ');
+    if (indices.length === 0) return 'none';
+    // The end of a long prefix is where it went wrong.
+    const skipped = Math.max(0, indices.length - listLimit);
+    const shown = indices.slice(skipped).map((i) => describeOperation(source(i)));
+    return (skipped > 0 ? `(${skipped} earlier) ... ` : '') + shown.join('; ');
   };
-  const blocker = describeOperation((ops[d.blocker] as SearchOp).source);
+  // Replaying the prefix with the real values names the state even where the search folded it.
+  let value: string | undefined;
+  for (const i of d.prefix) {
+    const op = source(i);
+    if (op.kind === 'put' || (op.kind === 'cas' && value === op.expected)) value = op.value;
+  }
+  const n = d.prefix.length;
   return [
     `key ${JSON.stringify(key)}: the ${ops.length} operations on this key are not linearizable.`,
-    `Longest linearizable prefix found (${d.prefix.length} operations): ${show(d.prefix)},`,
-    `leaving ${JSON.stringify(key)} ${states[d.state]}.`,
-    `Then ${blocker} must take effect before it returns, but none of the operations that`,
-    `could go next fits a key-value register: ${show(d.candidates)}.`,
+    `Longest linearizable prefix found (${n} operation${n === 1 ? '' : 's'}): ${show(d.prefix)},`,
+    `leaving ${JSON.stringify(key)} ${value === undefined ? 'absent' : `= ${JSON.stringify(value)}`}.`,
+    `Then ${describeOperation(source(d.blocker))} must take effect before it returns, but none of`,
+    `the operations that could go next fits a key-value register: ${show(d.candidates)}.`,
   ].join(' ');
 }
 
