@@ -156,6 +156,9 @@ describe('linearizability checker: inputs and limits', () => {
     assert.throws(() => checkLinearizable([put(1, 'x', 'a', 5, 4)]), /history\[0\]: ret must be/);
     assert.throws(() => checkLinearizable([get(1, 'x', 'a', 0, 1), cas(1, 'x', 'a', 'b', undefined, 2, 3)]), /history\[1\]: a completed cas needs a boolean/);
     assert.throws(() => checkLinearizable([{ ...put(1, 'x', 'a', 0, 1), kind: 'delete' as 'put' }]), /unknown kind "delete"/);
+    assert.throws(() => checkLinearizable([null as unknown as KvOperation]), /history\[0\]: not an operation object/);
+    assert.throws(() => checkLinearizable([put(1, 'x', 'a', Number.NaN, 1)]), /call must be a finite number/);
+    assert.throws(() => checkLinearizable([], { timeoutSteps: 0 }), /timeoutSteps must be a positive integer/);
   });
 
   test('a search that exceeds its step budget answers unknown and names the key', () => {
@@ -165,6 +168,24 @@ describe('linearizability checker: inputs and limits', () => {
     assert.ok(result.ok === 'unknown');
     assert.equal(result.key, 'x');
     assert.match(result.reason, /gave up after 2 search steps/);
+  });
+
+  test('a definite violation on one key wins over a search that ran out of budget on another', () => {
+    // Keys are checked smallest first: "x" runs out of its 3 steps, then "y" fails within them.
+    const busy = [put(1, 'x', 'a', 0, 10), put(2, 'x', 'b', 0, 10), get(3, 'x', 'a', 11, 12)];
+    assert.equal(checkLinearizable(busy, { timeoutSteps: 3 }).ok, 'unknown');
+    const broken = [get(4, 'y', 'never', 0, 1), ...['a', 'b', 'c', 'd'].map((v, i) => put(4, 'y', v, 2 + i, 2 + i))];
+    const result = checkLinearizable([...busy, ...broken], { timeoutSteps: 3 });
+    assert.equal(result.ok, false);
+    assert.ok(result.ok === false);
+    assert.equal(result.key, 'y');
+  });
+
+  test('a long explanation shows the end of the prefix, where it went wrong', () => {
+    const history = Array.from({ length: 20 }, (_, i) => put(1, 'x', `v${i}`, 2 * i, 2 * i + 1));
+    const explanation = assertRejected([...history, get(2, 'x', 'v3', 100, 101)], 'x');
+    assert.match(explanation, /prefix found \(20 operations\): \(8 earlier\) \.\.\. client 1 put\("x", "v8"\)/);
+    assert.match(explanation, /leaving "x" = "v19"/);
   });
 
   test('operations are described with client, arguments, output and interval', () => {

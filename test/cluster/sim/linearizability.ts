@@ -72,6 +72,8 @@ const listLimit = 12;
 /** Checks a whole history; throws on a malformed operation (a bug in the recorder, not a verdict). */
 export function checkLinearizable(history: readonly KvOperation[], options: CheckOptions = {}): CheckResult {
   const budget = options.timeoutSteps ?? defaultTimeoutSteps;
+  if (!Number.isSafeInteger(budget) || budget < 1) throw new Error(`timeoutSteps must be a positive integer, got ${budget}`);
+  if (!Array.isArray(history)) throw new Error('history must be an array of operations');
   const byKey = new Map<string, KvOperation[]>();
   history.forEach((op, i) => {
     validateOperation(op, `history[${i}]`);
@@ -89,10 +91,11 @@ export function checkLinearizable(history: readonly KvOperation[], options: Chec
   return unknown ?? { ok: true };
 }
 
-export function validateOperation(op: KvOperation, where: string): void {
+function validateOperation(op: KvOperation, where: string): void {
   const fail = (why: string): never => {
     throw new Error(`${where}: ${why}`);
   };
+  if (typeof op !== 'object' || op === null) fail('not an operation object');
   if (!Number.isInteger(op.clientId)) fail('clientId must be an integer');
   if (typeof op.key !== 'string') fail('key must be a string');
   if (!Number.isFinite(op.call)) fail('call must be a finite number');
@@ -551,7 +554,11 @@ export class HistoryRecorder {
     this.#ops[id] = done;
   }
 
-  /** The operation definitely did not take effect (say, refused before it was proposed). */
+  /**
+   * The operation definitely did not take effect (say, refused before it was proposed). Only
+   * when certain: a request that reached a leader may still commit after a timeout or a
+   * "leader changed" error, and must then stay pending instead.
+   */
   discard(id: number): void {
     this.#openOperation(id);
     this.#open.delete(id);
