@@ -8,7 +8,7 @@
 // requests in flight on a handle; the codec calls without waiting). Reading after writing ends the
 // writer first, so a read always sees every byte written before it.
 import type { SessionStat, OpenFile } from './types.ts';
-import type { SetStatChanges, VfsDriver } from '../vfs/vfs.ts';
+import type { PositionalReader, SetStatChanges, VfsDriver } from '../vfs/vfs.ts';
 import { FerryError } from './errors.ts';
 import { CoalescingWriter, KEEP_BEHIND, READ_WINDOW, ReadWindow } from './streams.ts';
 import type { Writable } from 'node:stream';
@@ -102,6 +102,8 @@ export class DriverOpenFile implements OpenFile {
   #queue: Promise<unknown> = Promise.resolve();
   #writer: CoalescingWriter | null = null;
   #reader: ReadWindow | null = null;
+  /** Positioned reads on storages that offer them (disk): no stream, no read-ahead copy. */
+  #positional: PositionalReader | null = null;
   #reordered = false;
   readonly #ahead = new AheadWrites();
   #appendAt: number;
@@ -128,6 +130,10 @@ export class DriverOpenFile implements OpenFile {
 
   read(offset: number, length: number): Promise<Buffer> {
     return this.#enqueue(() => this.#read(offset, length));
+  }
+
+  readInto(offset: number, target: Buffer): Promise<number> {
+    return this.#enqueue(() => this.#readInto(offset, target));
   }
 
   write(offset: number, data: Buffer): Promise<void> {
@@ -170,18 +176,56 @@ export class DriverOpenFile implements OpenFile {
       this.#failure ??= error as FerryError;
     } finally {
       this.#dropReader();
+      await this.#dropPositional();
       const ctx = this.#ctx;
       ctx.onClose({ bytesRead: this.#bytesRead, bytesWritten: this.#bytesWritten, readable: ctx.readable, writable: ctx.writable, error: this.#failure });
     }
     if (this.#failure) throw this.#failure;
   }
 
+  async #readInto(offset: number, target: Buffer): Promise<number> {
+    await this.#readable(offset, target.length);
+    if (target.length === 0) return 0;
+    if (!this.#ctx.driver.openPositional) {
+      const data = await this.#streamRead(offset, target.length);
+      target.set(data);
+      return data.length;
+    }
+    return this.#positionalRead(offset, target);
+  }
+
   async #read(offset: number, length: number): Promise<Buffer> {
+    await this.#readable(offset, length);
+    if (length === 0) return Buffer.alloc(0);
+    if (!this.#ctx.driver.openPositional) return this.#streamRead(offset, length);
+    const target = Buffer.allocUnsafe(length);
+    return target.subarray(0, await this.#positionalRead(offset, target));
+  }
+
+  /** Checks a read request and ends the writer, so the read sees every byte written before. */
+  async #readable(offset: number, length: number): Promise<void> {
     if (!this.#ctx.readable) throw misuse('the file was not opened for reading', this.path);
     if (!Number.isSafeInteger(offset) || offset < 0) throw misuse('invalid offset', String(offset));
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_LENGTH) throw misuse('invalid read length', String(length));
     await this.#endWriter();
-    if (length === 0) return Buffer.alloc(0);
+  }
+
+  /** One pread per request, as sftp-server.c does: the page cache is the read-ahead. */
+  async #positionalRead(offset: number, target: Buffer): Promise<number> {
+    const ctx = this.#ctx;
+    this.#positional ??= (await ctx.driver.openPositional?.(ctx.driverPath)) ?? null;
+    if (!this.#positional) throw new FerryError('unsupported', 'this storage has no positioned reads', { detail: this.path });
+    try {
+      const n = await this.#positional.read(target, offset);
+      this.#bytesRead += n;
+      return n;
+    } catch (error) {
+      await this.#dropPositional();
+      throw error;
+    }
+  }
+
+  async #streamRead(offset: number, length: number): Promise<Buffer> {
     // Clients keep reads in flight past the end (64 of them for OpenSSH and rclone): answer those
     // with a stat rather than a new stream each; a file that grew meanwhile is reopened.
     if (this.#reader?.pastEnd(offset) && (await this.#ctx.driver.stat(this.#ctx.driverPath)).size <= offset) return Buffer.alloc(0);
@@ -274,6 +318,12 @@ export class DriverOpenFile implements OpenFile {
       this.#failure ??= error as FerryError;
       throw error;
     }
+  }
+
+  async #dropPositional(): Promise<void> {
+    const positional = this.#positional;
+    this.#positional = null;
+    await positional?.close().catch(() => {});
   }
 
   #dropReader(): void {

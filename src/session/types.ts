@@ -42,6 +42,11 @@ export interface OpenFile {
   readonly path: string;
   /** Up to `length` bytes at `offset`; an empty buffer means end of file. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: fills `target` with the bytes at `offset` and returns how many; fewer than
+   * `target.length` only at end of file. Lets a protocol read into its own reply buffer.
+   */
+  readInto?(offset: number, target: Buffer): Promise<number>;
   write(offset: number, data: Buffer): Promise<void>;
   stat(): Promise<SessionStat>;
   setStat(changes: SetStatChanges): Promise<void>;

@@ -74,6 +74,13 @@ export interface SpaceInfo {
   readonly maxNameLength: number;
 }
 
+/** A file opened for positioned reads (pread): random access without a stream or a copy. */
+export interface PositionalReader {
+  /** Reads into `target` from file offset `position`; fewer bytes only at end of file, 0 past it. */
+  read(target: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface VfsDriver {
   readonly kind: string;
   readonly capabilities: Capabilities;
@@ -89,6 +96,11 @@ export interface VfsDriver {
   realpath(path: string): Promise<string>;
   list(path: string): AsyncIterable<EntryInfo>;
   openRead(path: string, options?: OpenReadOptions): Promise<Readable>;
+  /**
+   * Optional, for storages where a positioned read is cheap (disk): the same checks as openRead.
+   * SFTP reads then land straight in the reply buffer instead of going through a stream.
+   */
+  openPositional?(path: string): Promise<PositionalReader>;
   /**
    * The returned stream's 'finish' (or `await finished(stream)`) means the bytes are stored;
    * `fsync` support is via `sync(path)`.

@@ -13,6 +13,7 @@ import type {
   EntryInfo,
   OpenReadOptions,
   OpenWriteOptions,
+  PositionalReader,
   SetStatChanges,
   SpaceInfo,
   VfsDriver,
@@ -150,6 +151,28 @@ export class LocalDriver implements VfsDriver {
     }
     const end = options.length === undefined ? undefined : start + options.length - 1;
     return handle.createReadStream({ start, end, highWaterMark: READ_CHUNK });
+  }
+
+  async openPositional(path: string): Promise<PositionalReader> {
+    const handle = await this.#openFile(path, OPEN_READ);
+    return {
+      read: async (target, position) => {
+        if (!Number.isSafeInteger(position) || position < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(position) });
+        let filled = 0;
+        try {
+          // A regular file returns short only at its end; the loop is for the rare signal case.
+          while (filled < target.length) {
+            const { bytesRead } = await handle.read(target, filled, target.length - filled, position + filled);
+            if (bytesRead === 0) break;
+            filled += bytesRead;
+          }
+        } catch (error) {
+          throw mapFsError(error, path);
+        }
+        return filled;
+      },
+      close: () => handle.close(),
+    };
   }
 
   async openWrite(path: string, options: OpenWriteOptions = {}): Promise<Writable> {

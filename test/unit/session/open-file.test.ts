@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import { READ_WINDOW, WRITE_CHUNK } from '../../../src/session/streams.ts';
 import { DriverOpenFile, REORDER_WINDOW } from '../../../src/session/transfer.ts';
 import { LocalDriver } from '../../../src/vfs/drivers/local.ts';
-import type { OpenReadOptions, OpenWriteOptions } from '../../../src/vfs/vfs.ts';
+import type { OpenReadOptions, OpenWriteOptions, PositionalReader } from '../../../src/vfs/vfs.ts';
 import { createSessionFixture } from '../../helpers/session-fixture.ts';
 
 type Op = { kind: 'write'; offset: number; length: number; seed: number } | { kind: 'read'; offset: number; length: number } | { kind: 'stat' };
@@ -59,6 +59,18 @@ function sendOrder(count: number, jitter: readonly number[], shuffled: boolean):
 class CountingDriver extends LocalDriver {
   opens = 0;
   readOpens = 0;
+  positionalOpens = 0;
+
+  /** Without `positional` the driver offers streams only, as object storages do. */
+  constructor(root: string, positional: boolean) {
+    super(root);
+    if (!positional) Object.defineProperty(this, 'openPositional', { value: undefined });
+  }
+
+  override async openPositional(path: string): Promise<PositionalReader> {
+    this.positionalOpens++;
+    return super.openPositional(path);
+  }
   override async openWrite(path: string, options?: OpenWriteOptions): Promise<Writable> {
     this.opens++;
     return super.openWrite(path, options);
@@ -72,10 +84,10 @@ class CountingDriver extends LocalDriver {
 /** Each window of 64 requests in reverse, like a client with 64 requests in flight. */
 const reversedWindows = (count: number) => Array.from({ length: count }, (_, i) => Math.floor(i / 64) * 64 + (63 - (i % 64)));
 
-async function countingFile(t: { after(fn: () => Promise<void>): void }, readable: boolean) {
+async function countingFile(t: { after(fn: () => Promise<void>): void }, readable: boolean, positional = false) {
   const root = await mkdtemp(path.join(tmpdir(), 'ferry-reorder-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const driver = new CountingDriver(root);
+  const driver = new CountingDriver(root, positional);
   const file = new DriverOpenFile({
     path: '/f',
     driver,
@@ -159,6 +171,21 @@ describe('OpenFile', () => {
     // The first window starts at its highest offset: one reopen, earlier, learns the order.
     assert.equal(driver.readOpens, 2, 'reopened once, for the out-of-order start');
     assert.ok(READ_WINDOW >= 64 * chunk);
+  });
+
+  it('serves shuffled reads and reads past the end from one positional open when the storage has one', async (t) => {
+    const { root, driver, file } = await countingFile(t, true, true);
+    const chunk = 32 * 1024;
+    const count = 512;
+    const content = Buffer.concat(Array.from({ length: count }, (_, i) => bytes(chunk, i)));
+    writeFileSync(path.join(root, 'f'), content.subarray(0, content.length - 5));
+    const got = await Promise.all(reversedWindows(count + 10).map((i) => file.read(i * chunk, chunk).then((data) => [i, data] as const)));
+    for (const [i, data] of got) assert.ok(data.equals(content.subarray(i * chunk, Math.min((i + 1) * chunk, content.length - 5))), `chunk ${i}`);
+    const into = Buffer.alloc(chunk + 7);
+    assert.equal(await file.readInto?.(count * chunk - chunk, into), chunk - 5, 'short only at the end');
+    assert.ok(into.subarray(0, chunk - 5).equals(content.subarray((count - 1) * chunk, count * chunk - 5)));
+    await file.close();
+    assert.deepEqual([driver.positionalOpens, driver.readOpens], [1, 0]);
   });
 
   it('answers the reads in flight past the end of the file without reopening', async (t) => {

@@ -7,7 +7,8 @@ import type { OpenFile } from '../../../session/types.ts';
 import type { EntryInfo } from '../../../vfs/vfs.ts';
 import { FX, MAX_HANDLE_BYTES } from './constants.ts';
 import type { SftpReader } from './reader.ts';
-import { StatusError } from './replies.ts';
+import type { Reply } from './replies.ts';
+import { DATA_HEADER, EOF, StatusError } from './replies.ts';
 
 interface HandleBase {
   readonly id: number;
@@ -146,3 +147,15 @@ export async function readFull(file: OpenFile, offset: number, length: number): 
   return Buffer.concat(parts, got);
 }
 
+
+/** A DATA reply (or EOF) for `length` bytes at `offset`, read straight into the reply packet when
+ *  the file can (readInto), else through readFull. */
+export async function readReply(file: OpenFile, offset: number, length: number): Promise<Reply> {
+  if (!file.readInto) {
+    const data = await readFull(file, offset, length);
+    return data.length === 0 ? EOF : { kind: 'data', data };
+  }
+  const framed = Buffer.allocUnsafe(DATA_HEADER + length);
+  const n = await file.readInto(offset, framed.subarray(DATA_HEADER));
+  return n === 0 ? EOF : { kind: 'data', data: framed.subarray(DATA_HEADER, DATA_HEADER + n), framed };
+}

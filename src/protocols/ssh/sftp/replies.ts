@@ -16,10 +16,17 @@ export interface NameEntry {
 export type Reply =
   | { readonly kind: 'status'; readonly code: StatusCode; readonly message: string }
   | { readonly kind: 'handle'; readonly handle: Buffer }
-  | { readonly kind: 'data'; readonly data: Buffer }
+  | { readonly kind: 'data'; readonly data: Buffer; readonly framed?: Buffer }
   | { readonly kind: 'name'; readonly entries: readonly NameEntry[] }
   | { readonly kind: 'attrs'; readonly entry: EntryInfo }
   | { readonly kind: 'extended'; readonly fields: (w: SftpWriter) => void };
+
+/**
+ * Bytes before the payload of a DATA reply (uint32 length, byte type, uint32 id, uint32 data
+ * length). A `framed` DATA reply is a buffer with this much room in front of its data, so a file
+ * read lands where it is sent from and the reply leaves as one write.
+ */
+export const DATA_HEADER = 13;
 
 /** A protocol-level refusal (bad handle, too many handles) raised inside a handler. */
 export class StatusError extends Error {
@@ -47,6 +54,14 @@ export function encodeReply(id: number, reply: Reply): Buffer[] {
     case 'handle':
       return [new SftpWriter(FXP.HANDLE).u32(id).bytes(reply.handle).finish()];
     case 'data': {
+      if (reply.framed) {
+        const packet = reply.framed.subarray(0, DATA_HEADER + reply.data.length);
+        packet.writeUInt32BE(packet.length - 4, 0);
+        packet[4] = FXP.DATA;
+        packet.writeUInt32BE(id >>> 0, 5);
+        packet.writeUInt32BE(reply.data.length, 9);
+        return [packet];
+      }
       const head = new SftpWriter(FXP.DATA, 16).u32(id).u32(reply.data.length);
       return [head.finish(reply.data.length), reply.data];
     }

@@ -8,7 +8,7 @@ import { changesFromAttrs, longName } from './attrs.ts';
 import { FX, FXF, FXP } from './constants.ts';
 import type { RequestContext, RequestRow } from './context.ts';
 import { EXTENSION_ROWS } from './extensions.ts';
-import { closeHandle, handleOf, readFull, serialize } from './handles.ts';
+import { closeHandle, handleOf, readReply, serialize } from './handles.ts';
 import type { SftpReader } from './reader.ts';
 import type { NameEntry, Reply } from './replies.ts';
 import { EOF, OK, oneName, status } from './replies.ts';
@@ -56,10 +56,7 @@ function read(ctx: RequestContext, r: SftpReader): Promise<Reply> {
   const handle = ctx.handles.lookupFile(handleOf(r));
   const offset = r.u64('offset');
   const length = Math.min(r.u32('length'), ctx.limits.maxReadLength);
-  return serialize(handle, async () => {
-    const data = await readFull(handle.file, offset, length);
-    return data.length === 0 ? EOF : { kind: 'data', data };
-  });
+  return serialize(handle, () => readReply(handle.file, offset, length));
 }
 
 // string handle, uint64 offset, string data
