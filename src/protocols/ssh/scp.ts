@@ -10,6 +10,7 @@ import { isFerryError } from '../../session/errors.ts';
 import type { Session } from '../../session/types.ts';
 import type { ScpCommand } from './scp-wire.ts';
 import { MAX_DEPTH, MAX_RECORD_LENGTH, ScpProtocolError, formatEntry, formatStatus, formatTimes, parseRecord } from './scp-wire.ts';
+import { decodeClientPath } from '../../vfs/path.ts';
 
 /** Reads lines, status bytes and exact byte counts from a channel, pulling (backpressure kept). */
 class ChannelReader {
@@ -37,7 +38,8 @@ class ChannelReader {
     for (;;) {
       const end = this.#pending.indexOf(0x0a);
       if (end !== -1) {
-        const line = this.#pending.subarray(0, end).toString('utf8');
+        // Strict UTF-8 (the same rule as every path): a lossy decode would invent file names.
+        const line = decodeClientPath(this.#pending.subarray(0, end));
         this.#pending = this.#pending.subarray(end + 1);
         return line;
       }

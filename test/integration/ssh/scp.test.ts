@@ -2,7 +2,7 @@
 // both ways, recursive and preserving times, refusals, and modern scp (which uses SFTP).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,6 +118,13 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     assert.match(out.stdout, /\x02scp: unexpected filename: "\.\.\/escape\.txt"/);
     await assert.rejects(stat(path.join(h.homeDir, 'escape.txt')));
     await assert.rejects(stat(path.join(h.dir, 'homes/escape.txt')));
+  });
+
+  it('refuses a file name that is not valid UTF-8 instead of inventing one', async () => {
+    const out = await execWithInput(h, 'scp -t /', 'C0644 5 bad\xffname.txt\nhello\0');
+    assert.match(out.stdout, /\x02scp: .*UTF-8/);
+    const names = await readdir(h.homeDir);
+    assert.ok(!names.some((name) => name.startsWith('bad')), `no file was created: ${names.join(', ')}`);
   });
 
   it('aborts an upload whose data stops short, and logs it as failed', async () => {
