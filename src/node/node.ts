@@ -92,6 +92,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const appLog = openAppLog({ logDir: path.join(options.dataDir, 'logs') });
   const logger = appLog.logger;
   const cleanups: (() => Promise<void> | void)[] = [() => lock.release(), () => appLog.flush()];
+  // A bug that escapes every handler leaves the process in an unknown state: record why in the
+  // node's own log (not only on a terminal nobody watches), then exit for the supervisor
+  // (systemd Restart=on-failure) to start a clean process.
+  const crash = (error: unknown) => {
+    logger.fatal({ err: error }, 'unhandled error; the node exits and should be restarted by its supervisor');
+    void appLog.flush().finally(() => {
+      lock.release();
+      process.exit(70);
+    });
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
