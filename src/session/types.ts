@@ -47,6 +47,7 @@ export interface OpenFile {
    * `target.length` only at end of file. Lets a protocol read into its own reply buffer.
    */
   readInto?(offset: number, target: Buffer): Promise<number>;
+  /** The caller may reuse `data` once the write has settled: keep a copy, not the buffer. */
   write(offset: number, data: Buffer): Promise<void>;
   stat(): Promise<SessionStat>;
   setStat(changes: SetStatChanges): Promise<void>;

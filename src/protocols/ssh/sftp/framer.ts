@@ -13,8 +13,19 @@ export class PacketTooLong extends Error {
   }
 }
 
+/** Packets at least this long that arrive split are assembled in recycled buffers. */
+const POOL_MIN = 64 * 1024;
+/** Recycled assembly buffers kept per channel (16 x 256 KiB), dropped when the channel idles. */
+const MAX_POOLED = 16;
+
 export class PacketFramer {
   readonly #maxLength: number;
+  /**
+   * Assembly buffers given back by `recycle`: a fresh 256 KiB buffer per WRITE cost page faults
+   * and GC that showed as the largest item in the profile of a 1 GiB upload.
+   */
+  #pool: Buffer[] = [];
+  readonly #pooled = new WeakSet<ArrayBufferLike>();
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** Payload length of the packet being assembled, once its length field is complete. */
@@ -32,6 +43,20 @@ export class PacketFramer {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+  }
+
+  /**
+   * Takes back a payload returned by `next` once nothing refers to it any more (its request is
+   * answered and the storage has copied its data). Call at most once per payload.
+   */
+  recycle(payload: Buffer): void {
+    if (this.#pool.length >= MAX_POOLED || !this.#pooled.has(payload.buffer)) return;
+    this.#pool.push(Buffer.from(payload.buffer, 0, payload.buffer.byteLength));
+  }
+
+  /** Frees the recycled buffers (nothing is being transferred). */
+  trim(): void {
+    this.#pool = [];
   }
 
   /** Drops everything buffered (the channel is being closed). */
@@ -65,7 +90,7 @@ export class PacketFramer {
       else this.#chunks[0] = first.subarray(n);
       return first.subarray(0, n);
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = this.#assembly(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.#chunks[0] as Buffer;
@@ -76,5 +101,15 @@ export class PacketFramer {
       else this.#chunks[0] = chunk.subarray(used);
     }
     return out;
+  }
+
+  #assembly(n: number): Buffer {
+    if (n < POOL_MIN) return Buffer.allocUnsafe(n);
+    let buffer = this.#pool.pop();
+    if (buffer === undefined || buffer.length < n) {
+      buffer = Buffer.allocUnsafeSlow(Math.max(n, this.#maxLength));
+      this.#pooled.add(buffer.buffer);
+    }
+    return buffer.subarray(0, n);
   }
 }

@@ -141,6 +141,7 @@ export class SftpServer {
       this.#dispatch(payload);
     }
     this.#setPaused(this.#blocked() && !this.#inputDone);
+    if (this.#inFlight === 0 && this.#framer.bufferedBytes === 0) this.#framer.trim();
     const idle = this.#inFlight === 0 && (this.#outputDead || !this.#blocked());
     if (this.#inputDone && idle && !this.#finishing) void this.#finish();
   };
@@ -178,6 +179,8 @@ export class SftpServer {
       .finally(() => {
         this.#inFlight--;
         this.#inFlightBytes -= payload.length;
+        // A WRITE's data has been copied by the storage once it is answered (OpenFile.write).
+        if (type === FXP.WRITE) this.#framer.recycle(payload);
         this.#step();
       })
       .catch((error: unknown) => this.#log.error({ err: error }, 'sftp reply failed'));
