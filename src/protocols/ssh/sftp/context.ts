@@ -12,6 +12,11 @@ export interface RequestContext {
   readonly limits: SftpLimits;
   /** Wall clock for long names (recent files show a time, older ones a year). */
   now(): number;
+  /**
+   * A buffer of at least `size` bytes for a DATA reply packet, recycled once the reply is sent
+   * (the server's pool); without it replies get fresh buffers.
+   */
+  dataBuffer?(size: number): Buffer;
 }
 
 /**

@@ -150,12 +150,12 @@ export async function readFull(file: OpenFile, offset: number, length: number): 
 
 /** A DATA reply (or EOF) for `length` bytes at `offset`, read straight into the reply packet when
  *  the file can (readInto), else through readFull. */
-export async function readReply(file: OpenFile, offset: number, length: number): Promise<Reply> {
+export async function readReply(file: OpenFile, offset: number, length: number, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Promise<Reply> {
   if (!file.readInto) {
     const data = await readFull(file, offset, length);
     return data.length === 0 ? EOF : { kind: 'data', data };
   }
-  const framed = Buffer.allocUnsafe(DATA_HEADER + length);
-  const n = await file.readInto(offset, framed.subarray(DATA_HEADER));
+  const framed = alloc(DATA_HEADER + length);
+  const n = await file.readInto(offset, framed.subarray(DATA_HEADER, DATA_HEADER + length));
   return n === 0 ? EOF : { kind: 'data', data: framed.subarray(DATA_HEADER, DATA_HEADER + n), framed };
 }

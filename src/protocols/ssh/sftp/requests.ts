@@ -56,7 +56,8 @@ function read(ctx: RequestContext, r: SftpReader): Promise<Reply> {
   const handle = ctx.handles.lookupFile(handleOf(r));
   const offset = r.u64('offset');
   const length = Math.min(r.u32('length'), ctx.limits.maxReadLength);
-  return serialize(handle, () => readReply(handle.file, offset, length));
+  const alloc = ctx.dataBuffer?.bind(ctx);
+  return serialize(handle, () => readReply(handle.file, offset, length, alloc));
 }
 
 // string handle, uint64 offset, string data

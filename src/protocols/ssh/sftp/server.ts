@@ -14,10 +14,11 @@ import { DEFAULT_LIMITS, FX, FXP, SFTP_VERSION } from './constants.ts';
 import type { RequestContext, RequestRow } from './context.ts';
 import { EXTENSION_ROWS } from './extensions.ts';
 import { PacketFramer, PacketTooLong } from './framer.ts';
+import { ReplyBufferPool } from './pool.ts';
 import { HandleTable, closeHandle, serialize } from './handles.ts';
 import { MalformedPacket, SftpReader } from './reader.ts';
 import type { Reply } from './replies.ts';
-import { StatusError, encodeReply, encodeVersion, status } from './replies.ts';
+import { DATA_HEADER, StatusError, encodeReply, encodeVersion, status } from './replies.ts';
 import { REQUEST_ROWS } from './requests.ts';
 
 /** The subset of a pino logger the SFTP server uses. */
@@ -56,6 +57,7 @@ export class SftpServer {
   readonly #log: SftpLogger;
   readonly #limits: SftpLimits;
   readonly #framer: PacketFramer;
+  readonly #replyBuffers: ReplyBufferPool;
   readonly #ctx: RequestContext;
   readonly #done: Promise<void>;
   #resolveDone: () => void = () => {};
@@ -75,7 +77,8 @@ export class SftpServer {
     this.#limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.#framer = new PacketFramer(this.#limits.maxPacketLength);
     const now = options.now ?? Date.now;
-    this.#ctx = { session, handles: new HandleTable(this.#limits.maxOpenHandles), limits: this.#limits, now };
+    const pool = (this.#replyBuffers = new ReplyBufferPool(DATA_HEADER + this.#limits.maxReadLength));
+    this.#ctx = { session, handles: new HandleTable(this.#limits.maxOpenHandles), limits: this.#limits, now, dataBuffer: (size) => pool.take(size) };
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -141,7 +144,10 @@ export class SftpServer {
       this.#dispatch(payload);
     }
     this.#setPaused(this.#blocked() && !this.#inputDone);
-    if (this.#inFlight === 0 && this.#framer.bufferedBytes === 0) this.#framer.trim();
+    if (this.#inFlight === 0 && this.#framer.bufferedBytes === 0) {
+      this.#framer.trim();
+      this.#replyBuffers.trim();
+    }
     const idle = this.#inFlight === 0 && (this.#outputDead || !this.#blocked());
     if (this.#inputDone && idle && !this.#finishing) void this.#finish();
   };
@@ -203,12 +209,17 @@ export class SftpServer {
   }
 
   #send(id: number, reply: Reply): void {
-    this.#write(encodeReply(id, reply));
+    const framed = reply.kind === 'data' ? reply.framed : undefined;
+    // The stream has finished with a chunk when its write callback runs without an error.
+    const recycle = (error: Error | null | undefined): void => {
+      if (framed && !error) this.#replyBuffers.recycle(framed);
+    };
+    this.#write(encodeReply(id, reply), framed && recycle);
   }
 
-  #write(buffers: Buffer[]): void {
+  #write(buffers: Buffer[], written?: (error: Error | null | undefined) => void): void {
     if (this.#outputDead || this.#stream.writableEnded || this.#stream.destroyed) return;
-    for (const buffer of buffers) this.#stream.write(buffer);
+    for (const buffer of buffers) this.#stream.write(buffer, written);
   }
 
   /** A violation that leaves no request id to answer: stop reading and close the channel. */
