@@ -53,9 +53,9 @@ async function main(): Promise<void> {
   const source = path.join(scratch, 'src.bin');
   console.log(`scratch ${scratch}; ${knobs.sizeMb} MiB test file, ${knobs.reps} runs per server and scenario`);
   await mustRun(['openssl', 'rand', '-out', source, String(bytes)], { timeoutMs: 300_000 });
-  const ctx: Context = { sshConfig: '', source, sourceSha256: await sha256(source), bytes, work: scratch, quietMs: knobs.quietSeconds * 1000 };
+  const sourceSha256 = await sha256(source); // also warms the page cache for the first download
   sshd = await startSshd(path.join(scratch, 'sshd'));
-  Object.assign(ctx, { sshConfig: sshd.sshConfig });
+  const ctx: Context = { sshConfig: sshd.sshConfig, source, sourceSha256, bytes, work: scratch, quietMs: knobs.quietSeconds * 1000 };
   ferry = await startFerry(path.join(scratch, 'ferry'), sshd.sshConfig);
   const opensshDir = path.join(scratch, 'openssh-files');
   mkdirSync(opensshDir);
