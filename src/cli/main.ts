@@ -18,6 +18,11 @@ Commands:
                   --makevfs         3rd field is an absolute directory: create a disk VFS for it
                   --dryrun          check everything, change nothing
                   --data DIR        data directory of the running node (default ./data)
+  passwd        Set a user's password on the running node (read from the terminal, or the
+                first line of standard input).
+                  --vsite ID --username NAME [--data DIR]
+  addkey        Add OpenSSH public keys (authorized_keys lines) to a user on the running node.
+                  --vsite ID --username NAME --key-file FILE [--data DIR]
   help          Show this text.
 `;
 
@@ -85,9 +90,62 @@ async function commandImportUsers(args: string[]): Promise<void> {
   if (!result.ok) process.exit(1);
 }
 
+async function readSecretLine(prompt: string): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const hidden = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: hidden });
+  if (hidden) {
+    process.stdout.write(prompt);
+    // Echo nothing while the password is typed.
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+  }
+  const line = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  if (hidden) process.stdout.write('\n');
+  return line;
+}
+
+async function printResult(result: unknown): Promise<void> {
+  const { ok, lines } = result as { ok: boolean; lines: string[] };
+  for (const line of lines) process.stdout.write(line + '\n');
+  if (!ok) process.exit(1);
+}
+
+async function commandPasswd(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { vsite: { type: 'string' }, username: { type: 'string' }, data: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.vsite || !values.username) fail('passwd needs --vsite ID and --username NAME');
+  const password = await readSecretLine(`New password for ${values.username}: `);
+  if (process.stdin.isTTY && (await readSecretLine('Again: ')) !== password) fail('the two passwords differ; nothing changed');
+  if (!password) fail('no password given (type it, or pipe it on standard input)');
+  await printResult(await callNode(path.resolve(values.data ?? 'data'), 'setPassword', { siteId: values.vsite, username: values.username, password }));
+}
+
+async function commandAddKey(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { vsite: { type: 'string' }, username: { type: 'string' }, 'key-file': { type: 'string' }, data: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.vsite || !values.username || !values['key-file']) fail('addkey needs --vsite ID, --username NAME and --key-file FILE');
+  const text = await readFile(values['key-file'], 'utf8').catch((error: NodeJS.ErrnoException) =>
+    fail(`cannot read ${values['key-file']}: ${error.code ?? error.message}`),
+  );
+  const lines = text.split('\n');
+  await printResult(await callNode(path.resolve(values.data ?? 'data'), 'addAuthorizedKeys', { siteId: values.vsite, username: values.username, lines }));
+}
+
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   start: commandStart,
   importusers: commandImportUsers,
+  passwd: commandPasswd,
+  addkey: commandAddKey,
 };
 
 async function main(argv: string[]): Promise<void> {

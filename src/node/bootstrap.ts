@@ -81,7 +81,7 @@ export async function writeInitialCredentials(dataDir: string, first: FirstStart
   const file = path.join(dataDir, INITIAL_CREDENTIALS_FILE);
   await writeFile(
     file,
-    `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nDelete this file once you have changed or stored the password.\n`,
+    `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nChange it with: ferry passwd --data ${dataDir} --vsite ${DEFAULT_SITE_ID} --username ${first.username}\nDelete this file once you have changed or stored the password.\n`,
     { mode: 0o600, flag: 'wx' },
   );
   return file;

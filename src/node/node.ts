@@ -124,7 +124,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       for (const command of first.commands) await store.propose(command);
       const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host);
       options.out(`first start: created site "${DEFAULT_SITE_ID}" and user "${first.username}" with password ${first.password}`);
-      options.out(`  (also in ${file}; shown once)`);
+      options.out(`  (also in ${file}; shown once; change it with \`ferry passwd --vsite ${DEFAULT_SITE_ID} --username ${first.username}\`)`);
       logger.info({ dataDir: options.dataDir }, 'data directory initialized');
     } else {
       await applyBindingFlags(store, options, logger);

@@ -8,6 +8,7 @@ import type { Logger } from '../logging/app-log.ts';
 import { ConfigValidationError } from './config-store.ts';
 import type { ConfigStore } from './config-store.ts';
 import type { ControlHandler } from './control-server.ts';
+import { addAuthorizedKeys, setPassword } from './user-operations.ts';
 
 export interface ImportUsersParams {
   readonly csv: string;
@@ -63,9 +64,24 @@ export async function importUsers(store: ConfigStore, logger: Logger, params: Im
   return { ok: true, lines: [`imported ${what} into site "${params.siteId}": ${users.join(', ')}`] };
 }
 
+function stringParams<K extends string>(params: unknown, keys: readonly K[]): Record<K, string> {
+  const p = params as Record<string, unknown> | null;
+  for (const key of keys) {
+    if (!p || typeof p[key] !== 'string') throw new Error(`missing or invalid parameter "${key}"`);
+  }
+  return p as Record<K, string>;
+}
+
 export function controlHandlers(deps: { store: ConfigStore; logger: Logger }): Record<string, ControlHandler> {
   return {
     importUsers: (params) => importUsers(deps.store, deps.logger, importUsersParams(params)),
+    setPassword: (params) => setPassword(deps.store, stringParams(params, ['siteId', 'username', 'password'])),
+    addAuthorizedKeys: (params) => {
+      const p = stringParams(params, ['siteId', 'username']);
+      const lines = (params as { lines?: unknown }).lines;
+      if (!Array.isArray(lines) || !lines.every((l) => typeof l === 'string')) throw new Error('addAuthorizedKeys needs lines: string[]');
+      return addAuthorizedKeys(deps.store, { ...p, lines });
+    },
     ping: async () => ({ pid: process.pid }),
   };
 }
