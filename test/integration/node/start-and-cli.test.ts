@@ -3,7 +3,7 @@
 // a restart that keeps everything, and SIGTERM ending the node cleanly.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -59,6 +59,10 @@ describe('ferry start on a fresh data directory', () => {
     const { stdout } = await sftpBatch(node, 'ferry', password, 'put hello.txt\nls -l\n', work);
     assert.match(stdout, /hello\.txt/);
     assert.equal(readFileSync(path.join(dataDir, 'files', 'ferry', 'hello.txt'), 'utf8'), 'hello ferry\n');
+    const logDir = path.join(dataDir, 'logs', 'transfers', 'default');
+    const log = readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('');
+    assert.match(log, /^#Fields: date time c-ip/m);
+    assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 127\.0\.0\.1 \d+ ferry ssh2_sftp \S+ upload \/hello\.txt - 12 /m);
   });
 
   test('the default site negotiates DH group exchange for clients that ask for it, and never a CBC cipher', async () => {
