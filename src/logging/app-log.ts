@@ -44,7 +44,22 @@ export function openAppLog(options: { logDir: string; level?: string; stderrLeve
   );
   return {
     logger,
-    flush: () => new Promise((resolve) => file.flush(() => resolve())),
+    // The file opens asynchronously; a flush before it is ready would throw, so wait for it.
+    flush: () =>
+      new Promise<void>((resolve) => {
+        // flushSync writes what is buffered now; if a write is already in flight it throws, and
+        // that write's 'drain' ends the wait instead.
+        const flushNow = () => {
+          try {
+            file.flushSync();
+            resolve();
+          } catch {
+            file.once('drain', () => resolve());
+          }
+        };
+        if ((file as unknown as { fd: number }).fd >= 0) flushNow();
+        else file.once('ready', flushNow);
+      }),
   };
 }
 
