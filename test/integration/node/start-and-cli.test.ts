@@ -161,6 +161,26 @@ describe('a node across restarts', () => {
     assert.match(stdout, /keep\.txt/);
   });
 
+  test('after a crash (SIGKILL) the node starts again: the stale lock and socket are cleared', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const dataDir = path.join(work, 'data');
+    const first = await startFerryNode({ dataDir });
+    const password = firstPassword(first);
+    first.process.kill('SIGKILL');
+    await new Promise((resolve) => first.process.once('exit', resolve));
+    assert.ok(statSync(path.join(dataDir, 'ferry.pid')).isFile(), 'the killed node left its lock behind');
+
+    const second = await startFerryNode({ dataDir });
+    t.after(() => second.stop());
+    const { stdout } = await sftpBatch(second, 'ferry', password, 'pwd\n', work);
+    assert.match(stdout, /Remote working directory: \//);
+    const csv = path.join(work, 'after-crash.csv');
+    writeFileSync(csv, `survivor,"pass word",${path.join(work, 'survivor')},"ssh2_sftp","dirList"\n`);
+    const imported = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
+    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+  });
+
   test('the CLI says no node is running and how to start one', async (t) => {
     const work = tempDir();
     t.after(() => removeDir(work));
