@@ -2,6 +2,7 @@
 // address, fresh host keys, secure algorithm defaults), a disk VFS with a parametric target so
 // every user gets their own directory, and a first user with a random password shown once.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashPassword } from '../auth/passwords.ts';
@@ -10,7 +11,6 @@ import { envelope } from '../config/ids.ts';
 import { defaultSite } from '../config/initial.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import { PERMISSIONS } from '../config/model/permissions.ts';
-import type { ConfigState } from '../config/state.ts';
 import { generateHostKeys } from '../protocols/ssh/host-keys.ts';
 
 export const DEFAULT_SITE_ID = 'default';
@@ -73,8 +73,19 @@ export async function planFirstStart(options: {
   return { commands, username: FIRST_USERNAME, password };
 }
 
-export function isFirstStart(state: ConfigState): boolean {
-  return Object.keys(state.sites).length === 0;
+export const INITIALIZED_MARKER = 'initialized';
+
+/**
+ * First start until the marker exists: it is written only after every first-start command is
+ * applied and the credentials are saved, so a crash halfway (a site but no user, or a user whose
+ * password nobody saw) is redone on the next start instead of leaving a node nobody can use.
+ */
+export function isFirstStart(dataDir: string): boolean {
+  return !existsSync(path.join(dataDir, INITIALIZED_MARKER));
+}
+
+export async function markInitialized(dataDir: string): Promise<void> {
+  await writeFile(path.join(dataDir, INITIALIZED_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
 }
 
 export async function writeInitialCredentials(dataDir: string, first: FirstStart, where: string): Promise<string> {
@@ -82,7 +93,7 @@ export async function writeInitialCredentials(dataDir: string, first: FirstStart
   await writeFile(
     file,
     `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nChange it with: ferry passwd --data ${dataDir} --vsite ${DEFAULT_SITE_ID} --username ${first.username}\nDelete this file once you have changed or stored the password.\n`,
-    { mode: 0o600, flag: 'wx' },
+    { mode: 0o600 },
   );
   return file;
 }

@@ -12,7 +12,7 @@ import { openW3cTransferLog } from '../logging/w3c.ts';
 import { startSshServer } from '../protocols/ssh/server.ts';
 import type { SshServer } from '../protocols/ssh/server.ts';
 import { openSession } from '../session/session.ts';
-import { hostKeyContext, isFirstStart, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID } from './bootstrap.ts';
+import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID } from './bootstrap.ts';
 import { openConfigStore } from './config-store.ts';
 import type { ConfigStore } from './config-store.ts';
 import { startControlServer } from './control-server.ts';
@@ -118,11 +118,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const store = await openConfigStore({ dataDir: options.dataDir, onError: (error) => logger.error({ err: error }, 'config store background error') });
     cleanups.push(() => store.close());
 
-    if (isFirstStart(store.state())) {
+    if (isFirstStart(options.dataDir)) {
       const host = options.host ?? '0.0.0.0';
       const first = await planFirstStart({ dataDir: options.dataDir, host, port: options.sftpPort ?? 2222, secrets });
       for (const command of first.commands) await store.propose(command);
       const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host);
+      await markInitialized(options.dataDir);
       options.out(`first start: created site "${DEFAULT_SITE_ID}" and user "${first.username}" with password ${first.password}`);
       options.out(`  (also in ${file}; shown once; change it with \`ferry passwd --vsite ${DEFAULT_SITE_ID} --username ${first.username}\`)`);
       logger.info({ dataDir: options.dataDir }, 'data directory initialized');

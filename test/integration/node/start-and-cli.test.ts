@@ -3,7 +3,7 @@
 // a restart that keeps everything, and SIGTERM ending the node cleanly.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -179,6 +179,26 @@ describe('a node across restarts', () => {
     writeFileSync(csv, `survivor,"pass word",${path.join(work, 'survivor')},"ssh2_sftp","dirList"\n`);
     const imported = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
     assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+  });
+
+  test('a first start that was cut short before it finished is redone, with a password someone sees', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const dataDir = path.join(work, 'data');
+    const first = await startFerryNode({ dataDir });
+    const lostPassword = firstPassword(first);
+    first.process.kill('SIGKILL');
+    await new Promise((resolve) => first.process.once('exit', resolve));
+    // As if the crash came after the configuration was written but before the end of first start.
+    rmSync(path.join(dataDir, 'initialized'));
+
+    const second = await startFerryNode({ dataDir });
+    t.after(() => second.stop());
+    const password = firstPassword(second);
+    assert.notEqual(password, lostPassword);
+    assert.match(readFileSync(path.join(dataDir, 'initial-credentials.txt'), 'utf8'), new RegExp(password));
+    await sftpBatch(second, 'ferry', password, 'pwd\n', work);
+    await assert.rejects(sftpBatch(second, 'ferry', lostPassword, 'pwd\n', work));
   });
 
   test('the CLI says no node is running and how to start one', async (t) => {
