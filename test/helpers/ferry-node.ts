@@ -1,10 +1,13 @@
 // Starts a real `ferry start` process the way an operator does (bin/ferry.js), on 127.0.0.1 and
 // a free port, and stops it with SIGTERM. Every integration test that needs a whole node uses it.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const ferryBin = path.join(repoRoot, 'bin/ferry.js');
@@ -106,4 +109,42 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+export const CLIENT_SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+
+export interface SftpBatchOptions {
+  readonly user: string;
+  readonly password: string;
+  /** sftp batch commands, one per line. */
+  readonly commands: string;
+  /** Working directory of the client (local paths in the commands are relative to it). */
+  readonly cwd: string;
+  /** More `ssh` options, e.g. `['-o', 'Ciphers=aes128-gcm@openssh.com']`. */
+  readonly extra?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
+/**
+ * OpenSSH `sftp -b` against the node with a password through sshpass (BatchMode must stay off
+ * for sshpass, so it is set before `-b`, whose own BatchMode=yes then loses). Rejects when
+ * sftp exits non-zero, e.g. on a refused login or a failed command.
+ */
+export function sftpBatch(node: RunningNode, options: SftpBatchOptions) {
+  const batch = path.join(options.cwd, `batch-${process.pid}-${++batchCounter}`);
+  writeFileSync(batch, options.commands);
+  return run(
+    'sshpass',
+    ['-p', options.password, 'sftp', '-o', 'BatchMode=no', ...CLIENT_SSH_OPTIONS, ...(options.extra ?? []), '-P', String(node.sftpPort), '-b', batch, `${options.user}@127.0.0.1`],
+    { cwd: options.cwd, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 },
+  );
+}
+let batchCounter = 0;
+
+/** SIGKILL, as a crash or the OOM killer would; resolves once the process is gone. */
+export async function crashNode(node: RunningNode): Promise<void> {
+  if (node.process.exitCode !== null || node.process.signalCode !== null) return;
+  const gone = new Promise((resolve) => node.process.once('exit', resolve));
+  node.process.kill('SIGKILL');
+  await gone;
 }

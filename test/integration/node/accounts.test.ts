@@ -7,11 +7,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { removeDir, runFerry, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { CLIENT_SSH_OPTIONS, removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
-const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
 
 describe('ferry passwd and ferry addkey', () => {
   const work = tempDir();
@@ -21,11 +20,7 @@ describe('ferry passwd and ferry addkey', () => {
   writeFileSync(batch, 'pwd\n');
 
   const withPassword = (password: string) =>
-    run(
-      'sshpass',
-      ['-p', password, 'sftp', '-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no', ...SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, 'ferry@127.0.0.1'],
-      { timeout: 30_000 },
-    );
+    sftpBatch(node, { user: 'ferry', password, commands: 'pwd\n', cwd: work, extra: ['-o', 'PubkeyAuthentication=no'] });
 
   before(async () => {
     node = await startFerryNode({ dataDir: path.join(work, 'data') });
@@ -71,7 +66,7 @@ describe('ferry passwd and ferry addkey', () => {
     assert.match(added.stdout, /1 key\(s\) added to "ferry".*SHA256:/);
     const { stdout } = await run(
       'sftp',
-      ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key, ...SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, 'ferry@127.0.0.1'],
+      ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key, ...CLIENT_SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, 'ferry@127.0.0.1'],
       { timeout: 30_000 },
     );
     assert.match(stdout, /Remote working directory: \//);

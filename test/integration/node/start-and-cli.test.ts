@@ -7,21 +7,14 @@ import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { removeDir, runFerry, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { crashNode, removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
-const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
 
-/** OpenSSH `sftp -b` with a password through sshpass (BatchMode must stay off for sshpass). */
-async function sftpBatch(node: RunningNode, user: string, password: string, commands: string, cwd: string, extra: string[] = []) {
-  const batch = path.join(cwd, `batch-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(batch, commands);
-  return run(
-    'sshpass',
-    ['-p', password, 'sftp', '-o', 'BatchMode=no', ...SSH_OPTIONS, ...extra, '-P', String(node.sftpPort), '-b', batch, `${user}@127.0.0.1`],
-    { cwd, timeout: 60_000 },
-  );
+/** OpenSSH sftp as `user` with `password`, running `commands`; rejects when sftp fails. */
+function sftpAs(node: RunningNode, user: string, password: string, commands: string, cwd: string, extra: string[] = []) {
+  return sftpBatch(node, { user, password, commands, cwd, extra });
 }
 
 function firstPassword(node: RunningNode): string {
@@ -56,7 +49,7 @@ describe('ferry start on a fresh data directory', () => {
 
   test('the first user logs in with OpenSSH sftp and gets a home directory of their own', async () => {
     writeFileSync(path.join(work, 'hello.txt'), 'hello ferry\n');
-    const { stdout } = await sftpBatch(node, 'ferry', password, 'put hello.txt\nls -l\n', work);
+    const { stdout } = await sftpAs(node, 'ferry', password, 'put hello.txt\nls -l\n', work);
     assert.match(stdout, /hello\.txt/);
     assert.equal(readFileSync(path.join(dataDir, 'files', 'ferry', 'hello.txt'), 'utf8'), 'hello ferry\n');
     const logDir = path.join(dataDir, 'logs', 'transfers', 'default');
@@ -66,13 +59,13 @@ describe('ferry start on a fresh data directory', () => {
   });
 
   test('the default site negotiates DH group exchange for clients that ask for it, and never a CBC cipher', async () => {
-    const { stdout } = await sftpBatch(node, 'ferry', password, 'pwd\n', work, ['-o', 'KexAlgorithms=diffie-hellman-group-exchange-sha256']);
+    const { stdout } = await sftpAs(node, 'ferry', password, 'pwd\n', work, ['-o', 'KexAlgorithms=diffie-hellman-group-exchange-sha256']);
     assert.match(stdout, /Remote working directory: \//);
-    await assert.rejects(sftpBatch(node, 'ferry', password, 'pwd\n', work, ['-o', 'Ciphers=aes128-cbc']), /no matching cipher|Connection closed|exit code/);
+    await assert.rejects(sftpAs(node, 'ferry', password, 'pwd\n', work, ['-o', 'Ciphers=aes128-cbc']), /no matching cipher|Connection closed|exit code/);
   });
 
   test('a wrong password is refused', async () => {
-    await assert.rejects(sftpBatch(node, 'ferry', 'not-the-password', 'ls\n', work), /Permission denied|exit code|Command failed/);
+    await assert.rejects(sftpAs(node, 'ferry', 'not-the-password', 'ls\n', work), /Permission denied|exit code|Command failed/);
   });
 
   test('importusers --dryrun checks the file and changes nothing', async () => {
@@ -81,7 +74,7 @@ describe('ferry start on a fresh data directory', () => {
     const result = await runFerry(['importusers', '--data', dataDir, '--csv', csv, '--vsite', 'default', '--makevfs', '--dryrun']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /dry run: 1 user\(s\) and 1 disk VFS\(s\) would be imported.*dryuser/);
-    await assert.rejects(sftpBatch(node, 'dryuser', 'pass word', 'ls\n', work));
+    await assert.rejects(sftpAs(node, 'dryuser', 'pass word', 'ls\n', work));
   });
 
   test('importusers reports each bad line with its number and imports nothing', async () => {
@@ -99,7 +92,7 @@ describe('ferry start on a fresh data directory', () => {
     assert.match(result.stdout, /^line 2: .*username/m);
     assert.match(result.stdout, /^line 3: .*fly/m);
     assert.match(result.stdout, /nothing imported/);
-    await assert.rejects(sftpBatch(node, 'gooduser', 'pw1', 'ls\n', work));
+    await assert.rejects(sftpAs(node, 'gooduser', 'pw1', 'ls\n', work));
   });
 
   test('imported users log in with their permissions: a read-only user cannot upload', async () => {
@@ -115,12 +108,12 @@ describe('ferry start on a fresh data directory', () => {
     assert.match(result.stdout, /imported 2 user\(s\)/);
 
     writeFileSync(path.join(work, 'up.txt'), 'upload\n');
-    await sftpBatch(node, 'writer', 'write too', 'put up.txt\nmkdir sub\n', work);
+    await sftpAs(node, 'writer', 'write too', 'put up.txt\nmkdir sub\n', work);
     assert.equal(readFileSync(path.join(homes, 'writer', 'up.txt'), 'utf8'), 'upload\n');
 
-    await assert.rejects(sftpBatch(node, 'reader', 'read only', 'put up.txt\n', work), /Permission denied/);
+    await assert.rejects(sftpAs(node, 'reader', 'read only', 'put up.txt\n', work), /Permission denied/);
     writeFileSync(path.join(homes, 'reader', 'given.txt'), 'for you\n');
-    await sftpBatch(node, 'reader', 'read only', 'get given.txt got.txt\n', work);
+    await sftpAs(node, 'reader', 'read only', 'get given.txt got.txt\n', work);
     assert.equal(readFileSync(path.join(work, 'got.txt'), 'utf8'), 'for you\n');
   });
 
@@ -149,7 +142,7 @@ describe('a node across restarts', () => {
     const keyscan = async (port: number) => (await run('ssh-keyscan', ['-p', String(port), '-t', 'ed25519', '127.0.0.1'], { timeout: 20_000 })).stdout;
     const keyBefore = (await keyscan(first.sftpPort)).split(' ').slice(1).join(' ');
     writeFileSync(path.join(work, 'keep.txt'), 'kept\n');
-    await sftpBatch(first, 'ferry', password, 'put keep.txt\n', work);
+    await sftpAs(first, 'ferry', password, 'put keep.txt\n', work);
     assert.equal(await first.stop(), 0);
     assert.match(first.stdout.join('\n'), /stopping \(SIGTERM\)/);
 
@@ -157,7 +150,7 @@ describe('a node across restarts', () => {
     t.after(() => second.stop());
     assert.ok(!second.stdout.some((l) => l.startsWith('first start')), 'a restart is not a first start');
     assert.equal((await keyscan(second.sftpPort)).split(' ').slice(1).join(' '), keyBefore);
-    const { stdout } = await sftpBatch(second, 'ferry', password, 'ls\n', work);
+    const { stdout } = await sftpAs(second, 'ferry', password, 'ls\n', work);
     assert.match(stdout, /keep\.txt/);
   });
 
@@ -167,13 +160,12 @@ describe('a node across restarts', () => {
     const dataDir = path.join(work, 'data');
     const first = await startFerryNode({ dataDir });
     const password = firstPassword(first);
-    first.process.kill('SIGKILL');
-    await new Promise((resolve) => first.process.once('exit', resolve));
+    await crashNode(first);
     assert.ok(statSync(path.join(dataDir, 'ferry.pid')).isFile(), 'the killed node left its lock behind');
 
     const second = await startFerryNode({ dataDir });
     t.after(() => second.stop());
-    const { stdout } = await sftpBatch(second, 'ferry', password, 'pwd\n', work);
+    const { stdout } = await sftpAs(second, 'ferry', password, 'pwd\n', work);
     assert.match(stdout, /Remote working directory: \//);
     const csv = path.join(work, 'after-crash.csv');
     writeFileSync(csv, `survivor,"pass word",${path.join(work, 'survivor')},"ssh2_sftp","dirList"\n`);
@@ -187,8 +179,7 @@ describe('a node across restarts', () => {
     const dataDir = path.join(work, 'data');
     const first = await startFerryNode({ dataDir });
     const lostPassword = firstPassword(first);
-    first.process.kill('SIGKILL');
-    await new Promise((resolve) => first.process.once('exit', resolve));
+    await crashNode(first);
     // As if the crash came after the configuration was written but before the end of first start.
     rmSync(path.join(dataDir, 'initialized'));
 
@@ -197,8 +188,8 @@ describe('a node across restarts', () => {
     const password = firstPassword(second);
     assert.notEqual(password, lostPassword);
     assert.match(readFileSync(path.join(dataDir, 'initial-credentials.txt'), 'utf8'), new RegExp(password));
-    await sftpBatch(second, 'ferry', password, 'pwd\n', work);
-    await assert.rejects(sftpBatch(second, 'ferry', lostPassword, 'pwd\n', work));
+    await sftpAs(second, 'ferry', password, 'pwd\n', work);
+    await assert.rejects(sftpAs(second, 'ferry', lostPassword, 'pwd\n', work));
   });
 
   test('the CLI says no node is running and how to start one', async (t) => {

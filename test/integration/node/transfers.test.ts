@@ -8,11 +8,10 @@ import { createReadStream, statSync, truncateSync, writeFileSync } from 'node:fs
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { removeDir, runFerry, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
-const SSH_OPTIONS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
 const PASSWORD = 'transfer tests pw';
 
 async function sha256(file: string): Promise<string> {
@@ -21,14 +20,8 @@ async function sha256(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function sftpBatch(node: RunningNode, commands: string, cwd: string, timeout = 300_000) {
-  const batch = path.join(cwd, `batch-${randomBytes(6).toString('hex')}`);
-  writeFileSync(batch, commands);
-  return run(
-    'sshpass',
-    ['-p', PASSWORD, 'sftp', '-o', 'BatchMode=no', ...SSH_OPTIONS, '-P', String(node.sftpPort), '-b', batch, 'mover@127.0.0.1'],
-    { cwd, timeout, maxBuffer: 16 * 1024 * 1024 },
-  );
+function moverBatch(node: RunningNode, commands: string, cwd: string, timeoutMs = 300_000) {
+  return sftpBatch(node, { user: 'mover', password: PASSWORD, commands, cwd, timeoutMs });
 }
 
 /** Writes `mib` MiB of random data without holding it in memory. */
@@ -60,7 +53,7 @@ describe('transfers through a whole node', () => {
     const source = path.join(work, 'big.bin');
     await randomFile(source, 1024);
     const expected = await sha256(source);
-    await sftpBatch(node, 'put big.bin\nget big.bin big.back\n', work);
+    await moverBatch(node, 'put big.bin\nget big.bin big.back\n', work);
     assert.equal(statSync(path.join(home, 'big.bin')).size, 1024 * 1024 * 1024);
     assert.equal(await sha256(path.join(home, 'big.bin')), expected, 'uploaded copy differs');
     assert.equal(await sha256(path.join(work, 'big.back')), expected, 'downloaded copy differs');
@@ -72,7 +65,7 @@ describe('transfers through a whole node', () => {
   test('50 sessions at once each upload and download their own file intact', async () => {
     const clients = Array.from({ length: 50 }, (_, i) => i);
     for (const i of clients) writeFileSync(path.join(work, `c${i}.bin`), randomBytes(256 * 1024 + i));
-    const runs = clients.map((i) => sftpBatch(node, `put c${i}.bin\nget c${i}.bin c${i}.back\n`, work, 180_000));
+    const runs = clients.map((i) => moverBatch(node, `put c${i}.bin\nget c${i}.bin c${i}.back\n`, work, 180_000));
     const results = await Promise.allSettled(runs);
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`client ${i}: ${String(r.reason)}`] : []));
     assert.deepEqual(failed, []);
@@ -88,12 +81,12 @@ describe('transfers through a whole node', () => {
     const expected = await sha256(source);
     // A partial upload: the first 20 MiB are already on the server (as after a dropped link).
     await run('sh', ['-c', `head -c ${20 * 1024 * 1024} '${source}' > '${path.join(home, 'resume.bin')}'`]);
-    await sftpBatch(node, 'reput resume.bin\n', work);
+    await moverBatch(node, 'reput resume.bin\n', work);
     assert.equal(await sha256(path.join(home, 'resume.bin')), expected);
 
     await run('cp', [source, path.join(work, 'partial.bin')]);
     truncateSync(path.join(work, 'partial.bin'), 7 * 1024 * 1024 + 13);
-    await sftpBatch(node, 'reget resume.bin partial.bin\n', work);
+    await moverBatch(node, 'reget resume.bin partial.bin\n', work);
     assert.equal(await sha256(path.join(work, 'partial.bin')), expected);
   });
 
