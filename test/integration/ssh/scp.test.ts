@@ -143,14 +143,19 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
   });
 });
 
+/** `scp -O` of a one-byte local file to `/f` as alice; the local copy is removed after the test. */
+async function uploadOneFileWithScpO(h: Harness, t: { after(fn: () => Promise<void>): void }) {
+  const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
+  t.after(() => rm(local, { recursive: true, force: true }));
+  await writeFile(path.join(local, 'f'), 'x');
+  return withPassword('scp', ['-O', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+}
+
 describe('SCP refused by account settings and permissions', () => {
   it('tells a user without ssh2_scp that SCP is not enabled', async (t) => {
     const h = await startHarness({ subsystems: ['ssh2_sftp'] });
     t.after(() => h.stop());
-    const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
-    t.after(() => rm(local, { recursive: true, force: true }));
-    await writeFile(path.join(local, 'f'), 'x');
-    const result = await withPassword('scp', ['-O', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+    const result = await uploadOneFileWithScpO(h, t);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /SCP is not enabled for this account/);
   });
@@ -158,10 +163,7 @@ describe('SCP refused by account settings and permissions', () => {
   it('passes the session permission refusal through to the client', async (t) => {
     const h = await startHarness({ permissions: ['dirList', 'fileGet'] });
     t.after(() => h.stop());
-    const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
-    t.after(() => rm(local, { recursive: true, force: true }));
-    await writeFile(path.join(local, 'f'), 'x');
-    const result = await withPassword('scp', ['-O', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+    const result = await uploadOneFileWithScpO(h, t);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /scp: \/f: .*permission/i);
     await assert.rejects(stat(path.join(h.homeDir, 'f')));
