@@ -1,13 +1,17 @@
 // The deterministic transition function of the configuration state machine. Every replica
 // applies the same log in the same order and must reach byte-identical state, so `apply` reads
 // no clock, draws no randomness and does no I/O: ids and timestamps come in the command.
-// Shape (etcd raft confchange): copy, change, check, return. It validates first and only then
+// Shape (etcd raft confchange): copy, change, check, return. It checks first and only then
 // builds the new state, so it never throws halfway; a refused command still consumes its index.
+// It checks only what replays the same on every code version: the command format, a repeated
+// command id, and references to the state (validate.ts `preconditions`); policy was checked
+// before the command was proposed.
 import type { Command } from './commands.ts';
+import { COMMAND_FORMAT } from './commands.ts';
 import type { ValidationError } from './schema.ts';
-import type { ConfigState } from './state.ts';
-import { userKey } from './state.ts';
-import { validate } from './validate.ts';
+import type { ConfigState, RecentCommand } from './state.ts';
+import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT, userKey } from './state.ts';
+import { preconditions } from './validate.ts';
 
 /** One committed log entry as the config state machine sees it. */
 export interface ConfigLogEntry {
@@ -16,7 +20,10 @@ export interface ConfigLogEntry {
   readonly command: Command;
 }
 
-export type ApplyResult = { readonly ok: true } | { readonly ok: false; readonly errors: readonly ValidationError[] };
+/** `duplicateOf`: the command id was applied already, at that index; this is its first outcome. */
+export type ApplyResult =
+  | { readonly ok: true; readonly duplicateOf?: number }
+  | { readonly ok: false; readonly errors: readonly ValidationError[]; readonly duplicateOf?: number };
 
 export interface ApplyOutcome {
   readonly state: ConfigState;
@@ -30,14 +37,42 @@ export function apply(state: ConfigState, entry: ConfigLogEntry): ApplyOutcome {
     const message = `entry ${entry.index} is not after the applied index ${state.appliedIndex}`;
     return { state, result: { ok: false, errors: [{ path: '', message }] } };
   }
+  const first = findRecent(state, entry.command.id);
+  if (first) return { state: { ...state, appliedIndex: entry.index }, result: { ...outcomeOf(first), duplicateOf: first.index } };
   let errors: readonly ValidationError[];
   try {
-    errors = validate(state, entry.command);
+    errors = formatProblem(entry.command) ?? preconditions(state, entry.command);
   } catch (error) {
-    errors = [{ path: '', message: `validation failed unexpectedly: ${String(error)}` }];
+    errors = [{ path: '', message: `checking the command failed unexpectedly: ${String(error)}` }];
   }
-  if (errors.length > 0) return { state: { ...state, appliedIndex: entry.index }, result: { ok: false, errors } };
-  return { state: change(state, entry.command, entry.index), result: { ok: true } };
+  const result: ApplyResult = errors.length > 0 ? { ok: false, errors } : { ok: true };
+  const changed = errors.length > 0 ? { ...state, appliedIndex: entry.index } : change(state, entry.command, entry.index);
+  return { state: remember(changed, entry.command.id, entry.index, result), result };
+}
+
+/** Looks up a command id among the recent ones (newest last, so search from the end). */
+export function findRecent(state: ConfigState, id: string): RecentCommand | undefined {
+  const recent = state.recentCommands ?? [];
+  for (let i = recent.length - 1; i >= 0; i--) if (recent[i]!.id === id) return recent[i];
+  return undefined;
+}
+
+export function outcomeOf(recent: RecentCommand): ApplyResult {
+  return recent.ok ? { ok: true } : { ok: false, errors: recent.errors ?? [] };
+}
+
+function remember(state: ConfigState, id: string, index: number, result: ApplyResult): ConfigState {
+  const entry: RecentCommand = result.ok ? { id, index, ok: true } : { id, index, ok: false, errors: result.errors.slice(0, RECENT_ERRORS_KEPT) };
+  const recent = state.recentCommands ?? [];
+  const kept = recent.length >= RECENT_COMMANDS_WINDOW ? recent.slice(recent.length - RECENT_COMMANDS_WINDOW + 1) : recent;
+  return { ...state, recentCommands: [...kept, entry] };
+}
+
+/** A format this code does not know is refused, not half-understood. */
+function formatProblem(command: Command): ValidationError[] | undefined {
+  const format = command.format ?? 1;
+  if (format >= 1 && format <= COMMAND_FORMAT) return undefined;
+  return [{ path: 'format', message: `command format ${format} is not one this node applies (1-${COMMAND_FORMAT}); upgrade this node to the version that proposed it` }];
 }
 
 /** Applies a command that passed validation; returns a new state sharing unchanged parts. */

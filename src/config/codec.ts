@@ -46,9 +46,14 @@ export function encodeCommand(command: Command): Uint8Array {
   return encoder.encode(canonicalJson(command));
 }
 
+/**
+ * A committed entry: checked for structure only. Its policy (bounds, patterns) was checked when
+ * it was proposed, by the code version of that time; re-checking it under today's rules would
+ * make replay depend on the version doing it.
+ */
 export function decodeCommand(bytes: Uint8Array): Command {
   const value = parseJson(bytes, MAX_COMMAND_BYTES, 'command');
-  const errors = checkCommandShape(value);
+  const errors = checkCommandShape(value, 'structure');
   if (errors.length > 0) throw new ConfigDecodeError('command', errors);
   return value as Command;
 }
@@ -62,7 +67,8 @@ export function decodeSnapshot(bytes: Uint8Array): ConfigState {
   if (value === null || typeof value !== 'object' || value.version !== SNAPSHOT_VERSION) {
     throw new ConfigDecodeError('snapshot', [{ path: 'version', message: `must be ${SNAPSHOT_VERSION}; this snapshot was written by another Ferry version` }]);
   }
-  const errors = check(STATE_SHAPE, value.state, 'state');
+  // Structure only, like committed commands: a snapshot an older version wrote must load.
+  const errors = check(STATE_SHAPE, value.state, 'state', 'structure');
   if (errors.length === 0) errors.push(...checkKeys(value.state as ConfigState));
   if (errors.length > 0) throw new ConfigDecodeError('snapshot', errors);
   return value.state as ConfigState;

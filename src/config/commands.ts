@@ -8,7 +8,7 @@ import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
 import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
 import { arr, check, fieldPath, int, isPlainObject, obj, str } from './schema.ts';
-import type { Shape, ValidationError } from './schema.ts';
+import type { Shape, Strength, ValidationError } from './schema.ts';
 
 export interface CommandEnvelope {
   /** Chosen by the proposer (`newId()` from ids.ts); unique per command. */
@@ -17,7 +17,16 @@ export interface CommandEnvelope {
   readonly at: number;
   /** Who asked: `cli`, `system`, `admin:<name>` ... (audit trail). */
   readonly actor: string;
+  /**
+   * The command format this command was written in (COMMAND_FORMAT when proposed; absent in
+   * entries written before formats were numbered, which are format 1). `apply` refuses a format
+   * it does not know instead of half-understanding it.
+   */
+  readonly format?: number;
 }
+
+/** The command format this code writes and the newest it applies. */
+export const COMMAND_FORMAT = 1;
 
 /**
  * Semantics (validate.ts refuses anything else, with a path and what to do):
@@ -51,6 +60,7 @@ const ENVELOPE: Record<string, Shape> = {
   id: str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, hint: 'must be 1-64 letters, digits, "_" or "-" (use newId())' }),
   at: int(0, 8_640_000_000_000_000),
   actor: str({ min: 1, max: 256, line: true }),
+  format: int(1, Number.MAX_SAFE_INTEGER),
 };
 
 const BODIES: Readonly<Record<CommandType, Record<string, Shape>>> = {
@@ -67,21 +77,19 @@ const BODIES: Readonly<Record<CommandType, Record<string, Shape>>> = {
 export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];
 
 const SHAPES = new Map<string, Shape>(
-  COMMAND_TYPES.map((type) => [type, obj({ ...ENVELOPE, type: () => undefined, ...BODIES[type] })]),
+  COMMAND_TYPES.map((type) => [type, obj({ ...ENVELOPE, type: () => undefined, ...BODIES[type] }, ['format'])]),
 );
 
-/** Structural check of a command of unknown origin (decoded bytes, API input). */
-export function checkCommandShape(value: unknown): ValidationError[] {
+/**
+ * Shape check of a command of unknown origin: with every bound and pattern (`policy`) before
+ * proposing, or only what reading it safely needs (`structure`) for a committed entry.
+ */
+export function checkCommandShape(value: unknown, strength: Strength = 'policy'): ValidationError[] {
   if (!isPlainObject(value)) return [{ path: '', message: 'a command must be a JSON object' }];
   const type = value.type;
   const shape = typeof type === 'string' ? SHAPES.get(type) : undefined;
   if (!shape) {
     return [{ path: fieldPath('', 'type'), message: `must be one of ${COMMAND_TYPES.join(', ')}` }];
   }
-  return check(shape, value);
-}
-
-/** Narrows after `checkCommandShape` returned no errors. */
-export function isCommand(value: unknown): value is Command {
-  return checkCommandShape(value).length === 0;
+  return check(shape, value, '', strength);
 }

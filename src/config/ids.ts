@@ -1,6 +1,7 @@
 // Ids are chosen by whoever proposes a command, never by `apply` (which must stay
 // deterministic), so every replica applying the log derives the same state.
 import { randomBytes } from 'node:crypto';
+import { COMMAND_FORMAT } from './commands.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ID_LENGTH = 20;
@@ -18,6 +19,6 @@ export function newId(): string {
 }
 
 /** The envelope of a command proposed now by `actor` (spread it into the command body). */
-export function envelope(actor: string): { id: string; at: number; actor: string } {
-  return { id: newId(), at: Date.now(), actor };
+export function envelope(actor: string): { id: string; at: number; actor: string; format: number } {
+  return { id: newId(), at: Date.now(), actor, format: COMMAND_FORMAT };
 }

@@ -1,7 +1,12 @@
 // A small strict shape checker for config commands and snapshots. Every field is bounded and an
 // unknown field is an error (fastify's `additionalProperties: false` stance): a command that
-// carries something we do not understand must not be half-understood. Deterministic and pure,
-// so `apply` can re-run it.
+// carries something we do not understand must not be half-understood. Deterministic and pure.
+//
+// Two strengths. `policy` (the default) checks everything: types, lengths, patterns, ranges; it
+// runs before a command is proposed. `structure` checks only what code relies on to read the
+// value safely (types, required fields, no unknown fields) and runs when a committed entry is
+// decoded for `apply`: a bound or pattern tightened in a later version must not refuse an entry
+// that an older version accepted, or replicas on different versions would reach different states.
 
 export interface ValidationError {
   /** Dotted path of the offending field, e.g. `user.virtualFolders[1].path`; '' for the whole. */
@@ -10,7 +15,9 @@ export interface ValidationError {
   readonly message: string;
 }
 
-export type Shape = (value: unknown, path: string, out: ValidationError[]) => void;
+export type Strength = 'policy' | 'structure';
+
+export type Shape = (value: unknown, path: string, out: ValidationError[], strength: Strength) => void;
 
 export function fieldPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
@@ -39,9 +46,11 @@ export interface StringRule {
 
 export function str(rule: StringRule): Shape {
   const min = rule.min ?? 0;
-  return (value, path, out) => {
+  return (value, path, out, strength) => {
     if (typeof value !== 'string') {
       out.push({ path, message: `must be a string, got ${kindOf(value)}` });
+    } else if (strength === 'structure') {
+      return;
     } else if (value.length < min) {
       out.push({ path, message: min === 1 ? 'must not be empty' : `must have at least ${min} characters` });
     } else if (value.length > rule.max) {
@@ -55,10 +64,10 @@ export function str(rule: StringRule): Shape {
 }
 
 export function int(min: number, max: number): Shape {
-  return (value, path, out) => {
+  return (value, path, out, strength) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
       out.push({ path, message: `must be an integer, got ${kindOf(value)}` });
-    } else if (value < min || value > max) {
+    } else if (strength === 'policy' && (value < min || value > max)) {
       out.push({ path, message: `must be between ${min} and ${max} (got ${value})` });
     }
   };
@@ -71,8 +80,9 @@ export function bool(): Shape {
 }
 
 export function oneOf(values: readonly string[]): Shape {
-  return (value, path, out) => {
-    if (typeof value !== 'string' || !values.includes(value)) {
+  // Structurally any string: readers of an enum field must handle a value they do not know.
+  return (value, path, out, strength) => {
+    if (typeof value !== 'string' || (strength === 'policy' && !values.includes(value))) {
       const got = typeof value === 'string' ? `'${value.slice(0, 64)}'` : kindOf(value);
       out.push({ path, message: `must be one of ${values.join(', ')} (got ${got})` });
     }
@@ -80,13 +90,13 @@ export function oneOf(values: readonly string[]): Shape {
 }
 
 export function arr(item: Shape, max: number): Shape {
-  return (value, path, out) => {
+  return (value, path, out, strength) => {
     if (!Array.isArray(value)) {
       out.push({ path, message: `must be an array, got ${kindOf(value)}` });
-    } else if (value.length > max) {
+    } else if (strength === 'policy' && value.length > max) {
       out.push({ path, message: `must have at most ${max} entries (got ${value.length}); split the change` });
     } else {
-      value.forEach((element, index) => item(element, fieldPath(path, index), out));
+      value.forEach((element, index) => item(element, fieldPath(path, index), out, strength));
     }
   };
 }
@@ -100,7 +110,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** A strict object: every listed field is required unless named in `optional`; no others. */
 export function obj(fields: Readonly<Record<string, Shape>>, optional: readonly string[] = []): Shape {
   const known = Object.keys(fields);
-  return (value, path, out) => {
+  return (value, path, out, strength) => {
     if (!isPlainObject(value)) {
       out.push({ path, message: `must be an object, got ${kindOf(value)}` });
       return;
@@ -112,7 +122,7 @@ export function obj(fields: Readonly<Record<string, Shape>>, optional: readonly 
     }
     for (const key of known) {
       const shape = fields[key] as Shape;
-      if (Object.hasOwn(value, key) && value[key] !== undefined) shape(value[key], fieldPath(path, key), out);
+      if (Object.hasOwn(value, key) && value[key] !== undefined) shape(value[key], fieldPath(path, key), out, strength);
       else if (!optional.includes(key)) out.push({ path: fieldPath(path, key), message: 'is required' });
     }
   };
@@ -120,19 +130,19 @@ export function obj(fields: Readonly<Record<string, Shape>>, optional: readonly 
 
 /** A record keyed by id whose values all have one shape (used for snapshots). */
 export function record(value: Shape, max: number): Shape {
-  return (input, path, out) => {
+  return (input, path, out, strength) => {
     if (!isPlainObject(input)) {
       out.push({ path, message: `must be an object, got ${kindOf(input)}` });
       return;
     }
     const keys = Object.keys(input);
-    if (keys.length > max) out.push({ path, message: `must have at most ${max} entries` });
-    else for (const key of keys) value(input[key], fieldPath(path, key), out);
+    if (strength === 'policy' && keys.length > max) out.push({ path, message: `must have at most ${max} entries` });
+    else for (const key of keys) value(input[key], fieldPath(path, key), out, strength);
   };
 }
 
-export function check(shape: Shape, value: unknown, path = ''): ValidationError[] {
+export function check(shape: Shape, value: unknown, path = '', strength: Strength = 'policy'): ValidationError[] {
   const out: ValidationError[] = [];
-  shape(value, path, out);
+  shape(value, path, out, strength);
   return out;
 }

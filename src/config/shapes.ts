@@ -3,6 +3,7 @@
 import { AUTH_METHODS } from './model/user.ts';
 import { arr, bool, int, obj, oneOf, record, str } from './schema.ts';
 import type { Shape } from './schema.ts';
+import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT } from './state.ts';
 
 /** Site and VFS ids: letters, digits, '_' and '-' (KSUID-like ids of other products fit). */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -81,10 +82,19 @@ export const USER_SHAPE: Shape = obj({
   permissionOverrides: arr(obj({ path: PATH, permissions: NAME_LIST }), LIMITS.folders),
 });
 
-export const STATE_SHAPE: Shape = obj({
-  appliedIndex: int(0, Number.MAX_SAFE_INTEGER),
-  settings: SETTINGS_SHAPE,
-  sites: record(SITE_SHAPE, LIMITS.entities),
-  users: record(USER_SHAPE, LIMITS.entities),
-  vfs: record(VFS_SHAPE, LIMITS.entities),
-});
+const VALIDATION_ERROR_SHAPE: Shape = obj({ path: str({ max: LIMITS.path }), message: str({ max: 65_536 }) });
+
+export const STATE_SHAPE: Shape = obj(
+  {
+    appliedIndex: int(0, Number.MAX_SAFE_INTEGER),
+    settings: SETTINGS_SHAPE,
+    sites: record(SITE_SHAPE, LIMITS.entities),
+    users: record(USER_SHAPE, LIMITS.entities),
+    vfs: record(VFS_SHAPE, LIMITS.entities),
+    recentCommands: arr(
+      obj({ id: str({ min: 1, max: 64 }), index: int(1, Number.MAX_SAFE_INTEGER), ok: bool(), errors: arr(VALIDATION_ERROR_SHAPE, RECENT_ERRORS_KEPT) }, ['errors']),
+      RECENT_COMMANDS_WINDOW,
+    ),
+  },
+  ['recentCommands'],
+);

@@ -2,6 +2,24 @@ import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
+import type { ValidationError } from './schema.ts';
+
+/**
+ * How many recently applied command ids the state remembers. A proposer that lost its answer
+ * (a leader change, a dropped connection) retries with the same id within seconds; a window of
+ * this many commands makes the retry apply once and report the first outcome.
+ */
+export const RECENT_COMMANDS_WINDOW = 1024;
+/** Errors kept per remembered outcome: enough to report it, bounded so the state stays small. */
+export const RECENT_ERRORS_KEPT = 8;
+
+/** The outcome of a command applied at `index`, kept for deduplication. */
+export interface RecentCommand {
+  readonly id: string;
+  readonly index: number;
+  readonly ok: boolean;
+  readonly errors?: readonly ValidationError[];
+}
 
 /**
  * The whole configuration: what applying the command log from the start produces.
@@ -15,6 +33,11 @@ export interface ConfigState {
   /** Keyed by `${siteId}/${username}`. */
   readonly users: Readonly<Record<string, User>>;
   readonly vfs: Readonly<Record<string, VfsProfile>>;
+  /**
+   * Oldest first, at most RECENT_COMMANDS_WINDOW; absent in snapshots written before commands
+   * were deduplicated (read as empty).
+   */
+  readonly recentCommands?: readonly RecentCommand[];
 }
 
 export function userKey(siteId: string, username: string): string {

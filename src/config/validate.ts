@@ -1,6 +1,13 @@
-// Semantic validation of a command against the state it would apply to. Run before a command is
-// proposed (so the caller hears what to fix) and again inside `apply` (the state may have moved
-// on between the two). Pure: no clock, no I/O.
+// Validation of a command against the state it would apply to, in two parts:
+// - `validate` runs before a command is proposed, so the caller hears what to fix: the shape
+//   with every bound and pattern, the policy (names, formats, port clashes) and the
+//   preconditions below.
+// - `preconditions` is all that `apply` re-checks of a committed command: references to the
+//   state it lands on (an entity that must exist, or must no longer be referenced), because the
+//   state may have moved on between proposing and committing. They hold or fail the same way in
+//   every code version, so a log replays to the same state on every version; a policy rule
+//   tightened later never refuses an entry an older version committed.
+// Pure: no clock, no I/O.
 import { isIP } from 'node:net';
 import type { Command } from './commands.ts';
 import { checkCommandShape } from './commands.ts';
@@ -28,27 +35,49 @@ const WILDCARDS = new Set(['0.0.0.0', '::']);
 
 type Errors = ValidationError[];
 
+/** Everything checked before proposing: shape, policy and preconditions. */
 export function validate(state: ConfigState, command: Command): readonly ValidationError[] {
   const shapeErrors = checkCommandShape(command);
   if (shapeErrors.length > 0) return shapeErrors;
-  const errors: Errors = [];
+  const errors: Errors = [...preconditions(state, command)];
   switch (command.type) {
     case 'settings.update':
+    case 'site.delete':
+    case 'vfs.delete':
+    case 'user.delete':
       break;
     case 'site.put':
       checkSite(state, command.site, 'site', errors);
       break;
-    case 'site.delete':
-      checkSiteDelete(state, command.siteId, errors);
-      break;
     case 'vfs.put':
       checkVfs(command.vfs, 'vfs', errors);
+      break;
+    case 'user.put':
+      checkUser(command.user, 'user', errors);
+      break;
+    case 'users.import':
+      checkImport(command, errors);
+      break;
+  }
+  return errors;
+}
+
+/** What `apply` checks of a committed command: references to the state only (see the top). */
+export function preconditions(state: ConfigState, command: Command): readonly ValidationError[] {
+  const errors: Errors = [];
+  switch (command.type) {
+    case 'settings.update':
+    case 'site.put':
+    case 'vfs.put':
+      break;
+    case 'site.delete':
+      checkSiteDelete(state, command.siteId, errors);
       break;
     case 'vfs.delete':
       checkVfsDelete(state, command.vfsId, errors);
       break;
     case 'user.put':
-      checkUser(state, command.user, 'user', errors, new Set());
+      checkUserReferences(state, command.user, 'user', errors, new Set());
       break;
     case 'user.delete':
       if (!has(state.users, userKey(command.siteId, command.username))) {
@@ -56,7 +85,7 @@ export function validate(state: ConfigState, command: Command): readonly Validat
       }
       break;
     case 'users.import':
-      checkImport(state, command, errors);
+      checkImportReferences(state, command, errors);
       break;
   }
   return errors;
@@ -152,13 +181,22 @@ function nameUsers(users: readonly User[]): string {
   return users.length > 10 ? `${names.join(', ')} and ${users.length - 10} more` : names.join(', ');
 }
 
-/** `pendingVfs`: VFS ids created by the same command (users.import). */
-function checkUser(state: ConfigState, user: User, path: string, errors: Errors, pendingVfs: ReadonlySet<string>): void {
+/** The site and every VFS a user names exist; `pendingVfs`: created by the same users.import. */
+function checkUserReferences(state: ConfigState, user: User, path: string, errors: Errors, pendingVfs: ReadonlySet<string>): void {
+  const push = (field: string, message: string) => errors.push({ path: fieldPath(path, field), message });
+  if (!has(state.sites, user.siteId)) push('siteId', `no site '${user.siteId}'; create the site first or fix the id`);
+  const vfsExists = (id: string) => has(state.vfs, id) || pendingVfs.has(id);
+  if (!vfsExists(user.homeVfsId)) push('homeVfsId', `no VFS '${user.homeVfsId}'; create it first or use an existing VFS id`);
+  user.virtualFolders.forEach((folder, index) => {
+    if (!vfsExists(folder.vfsId)) push(`virtualFolders[${index}].vfsId`, `no VFS '${folder.vfsId}'; create it first or use an existing VFS id`);
+  });
+}
+
+function checkUser(user: User, path: string, errors: Errors): void {
   const push = (field: string, message: string) => errors.push({ path: fieldPath(path, field), message });
   if (!USERNAME_PATTERN.test(user.username)) {
     push('username', 'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit (no spaces)');
   }
-  if (!has(state.sites, user.siteId)) push('siteId', `no site '${user.siteId}'; create the site first or fix the id`);
   if (user.passwordHash !== '' && !PHC_ARGON2ID.test(user.passwordHash)) {
     push('passwordHash', 'must be an argon2id PHC string from hashPassword() (never a clear password), or empty for none');
   }
@@ -168,17 +206,14 @@ function checkUser(state: ConfigState, user: User, path: string, errors: Errors,
   checkUnique(user.authMethods, `${path}.authMethods`, errors);
   checkNames(user.subsystems, `${path}.subsystems`, isSubsystem, SUBSYSTEMS, 'subsystem', errors);
   checkNames(user.permissions, `${path}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
-  const vfsExists = (id: string) => has(state.vfs, id) || pendingVfs.has(id);
-  if (!vfsExists(user.homeVfsId)) push('homeVfsId', `no VFS '${user.homeVfsId}'; create it first or use an existing VFS id`);
-  checkFolders(user, path, vfsExists, errors);
+  checkFolders(user, path, errors);
 }
 
-function checkFolders(user: User, path: string, vfsExists: (id: string) => boolean, errors: Errors): void {
+function checkFolders(user: User, path: string, errors: Errors): void {
   const folderPaths = new Set<string>();
   user.virtualFolders.forEach((folder, index) => {
     const at = `${path}.virtualFolders[${index}]`;
     checkSubPath(folder.path, `${at}.path`, folderPaths, 'virtual folder', errors);
-    if (!vfsExists(folder.vfsId)) errors.push({ path: `${at}.vfsId`, message: `no VFS '${folder.vfsId}'; create it first or use an existing VFS id` });
     checkNames(folder.permissions, `${at}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
   });
   const overridePaths = new Set<string>();
@@ -218,16 +253,32 @@ function checkUnique(names: readonly string[], path: string, errors: Errors): vo
   });
 }
 
-function checkImport(state: ConfigState, command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
+/** The site exists and nothing the import creates exists already (it only creates). */
+function checkImportReferences(state: ConfigState, command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
   if (!has(state.sites, command.siteId)) {
     errors.push({ path: 'siteId', message: `no site '${command.siteId}'; import into an existing site id` });
     return;
   }
   const pendingVfs = new Set<string>();
   command.vfs.forEach((vfs, index) => {
-    const at = `vfs[${index}]`;
-    if (has(state.vfs, vfs.id) || pendingVfs.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' already exists; an import only creates new VFS profiles` });
+    if (has(state.vfs, vfs.id)) errors.push({ path: `vfs[${index}].id`, message: `VFS '${vfs.id}' already exists; an import only creates new VFS profiles` });
     pendingVfs.add(vfs.id);
+  });
+  command.users.forEach((user, index) => {
+    const at = `users[${index}]`;
+    if (has(state.users, userKey(user.siteId, user.username))) {
+      errors.push({ path: `${at}.username`, message: `user '${user.username}' already exists in site '${user.siteId}'; remove it from the import` });
+    }
+    checkUserReferences(state, user, at, errors, pendingVfs);
+  });
+}
+
+function checkImport(command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
+  const vfsIds = new Set<string>();
+  command.vfs.forEach((vfs, index) => {
+    const at = `vfs[${index}]`;
+    if (vfsIds.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' appears twice in the import; keep one` });
+    vfsIds.add(vfs.id);
     checkVfs(vfs, at, errors);
   });
   const names = new Set<string>();
@@ -235,10 +286,7 @@ function checkImport(state: ConfigState, command: Extract<Command, { type: 'user
     const at = `users[${index}]`;
     if (user.siteId !== command.siteId) errors.push({ path: `${at}.siteId`, message: `must be '${command.siteId}', the site being imported into` });
     if (names.has(user.username)) errors.push({ path: `${at}.username`, message: `'${user.username}' appears twice in the import; keep one` });
-    else if (has(state.users, userKey(command.siteId, user.username))) {
-      errors.push({ path: `${at}.username`, message: `user '${user.username}' already exists in site '${command.siteId}'; remove it from the import` });
-    }
     names.add(user.username);
-    checkUser(state, user, at, errors, pendingVfs);
+    checkUser(user, at, errors);
   });
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Entry } from '../../cluster/raft/types.ts';
 import { SingleNodeReplica } from '../../cluster/replica/single-node.ts';
 import type { Replica, StateMachine } from '../../cluster/replica/single-node.ts';
-import { apply } from '../config/apply.ts';
+import { apply, findRecent, outcomeOf } from '../config/apply.ts';
 import type { ApplyResult } from '../config/apply.ts';
 import { ConfigDecodeError, decodeCommand, decodeSnapshot, encodeCommand, encodeSnapshot } from '../config/codec.ts';
 import type { Command } from '../config/commands.ts';
@@ -22,7 +22,8 @@ export type ProposeResult = ApplyResult & { readonly index: number };
 export interface ConfigStore extends ConfigSource {
   /**
    * Validates, then appends and applies `command`. Rejects with ConfigValidationError (nothing
-   * appended) when it is invalid now; resolves `ok: false` if it went stale before its turn.
+   * appended) when it is invalid now; resolves `ok: false` if it went stale before its turn. A
+   * command id applied recently resolves with that first outcome (`duplicateOf` its index).
    */
   propose(command: Command): Promise<ProposeResult>;
   validate(command: Command): readonly ValidationError[];
@@ -138,6 +139,10 @@ class Store implements ConfigStore {
   }
 
   async propose(command: Command): Promise<ProposeResult> {
+    // A retry of a command that was applied already (its proposer lost the answer) reports the
+    // first outcome: validating it again would refuse it against the state it produced.
+    const first = findRecent(this.#machine.state, command.id);
+    if (first) return { ...outcomeOf(first), duplicateOf: first.index, index: first.index };
     const errors = this.validate(command);
     if (errors.length > 0) throw new ConfigValidationError(errors);
     const { index, result } = await this.#replica.propose(encodeCommand(command));

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { apply } from '../../../src/config/apply.ts';
-import { encodeSnapshot } from '../../../src/config/codec.ts';
+import { decodeCommand, encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
+import { COMMAND_FORMAT } from '../../../src/config/commands.ts';
+import { RECENT_COMMANDS_WINDOW } from '../../../src/config/state.ts';
+import { validate } from '../../../src/config/validate.ts';
 import type { Command } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
@@ -42,12 +45,14 @@ test('the applied state does not share objects with the command', () => {
   assert.deepEqual(state.users['default/carol']!.permissions, ['dirList', 'fileGet']);
 });
 
-test('a refused command changes nothing but the applied index', () => {
+test('a refused command changes nothing but the applied index and the remembered outcome of its id', () => {
   const state = populated();
-  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: command({ type: 'vfs.delete', vfsId: 'home' }) });
+  const refused = command({ type: 'vfs.delete', vfsId: 'home' });
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: refused });
   assert.equal(outcome.result.ok, false);
   assert.equal(outcome.state.appliedIndex, state.appliedIndex + 1);
-  assert.deepEqual({ ...outcome.state, appliedIndex: 0 }, { ...state, appliedIndex: 0 });
+  assert.deepEqual({ ...outcome.state, appliedIndex: 0, recentCommands: [] }, { ...state, appliedIndex: 0, recentCommands: [] });
+  assert.deepEqual(outcome.state.recentCommands!.at(-1), { id: refused.id, index: state.appliedIndex + 1, ok: false, errors: outcome.result.ok ? [] : outcome.result.errors });
 });
 
 test('apply re-validates: a command valid when proposed is refused if the state moved on', () => {
@@ -70,7 +75,7 @@ test('an entry at or below the applied index is refused and leaves the state as 
 
 test('users.import is all-or-nothing', () => {
   const state = populated();
-  const cmd = command({ type: 'users.import', siteId: 'default', users: [user({ username: 'bob' }), user({ username: 'Bad Name' })], vfs: [vfs({ id: 'v9' })] });
+  const cmd = command({ type: 'users.import', siteId: 'default', users: [user({ username: 'bob' }), user({ username: 'carol', homeVfsId: 'gone' })], vfs: [vfs({ id: 'v9' })] });
   const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: cmd });
   assert.equal(outcome.result.ok, false);
   assert.equal(outcome.state.users['default/bob'], undefined);
@@ -105,4 +110,61 @@ test('every command type applies and the view reflects it', () => {
 test('an explicitly undefined setting leaves the setting as it is, as it would after the log', () => {
   const state = applyAll([command({ type: 'settings.update', settings: { serverName: undefined } })], populated());
   assert.equal(state.settings.serverName, 'Ferry');
+});
+
+test('a committed entry that a later, stricter rule would refuse replays to the same state', () => {
+  // Committed by a version whose rules allowed it (say, usernames with capitals and a wider
+  // description): today's validate refuses it, but apply must not, or nodes on different
+  // versions would replay one log into different states.
+  const state = populated();
+  const legacy = command({ type: 'user.put', user: user({ username: 'Old.Style User', description: 'x'.repeat(5000) }) });
+  assert.ok(validate(state, legacy).length > 0, 'the current policy refuses it');
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: legacy });
+  assert.equal(outcome.result.ok, true);
+  assert.equal(outcome.state.users['default/Old.Style User']?.description.length, 5000);
+  const decoded = decodeCommand(encodeCommand(legacy));
+  assert.deepEqual(encodeSnapshot(apply(state, { index: state.appliedIndex + 1, term: 1, command: decoded }).state), encodeSnapshot(outcome.state));
+});
+
+test('a command id applied twice applies once and the retry reports the first outcome', () => {
+  const state = populated();
+  const put = command({ type: 'user.put', user: user({ username: 'bob' }) });
+  const first = apply(state, { index: state.appliedIndex + 1, term: 1, command: put });
+  // The same command again, as a proposer retrying after a leader change, with a later delete in between.
+  const deleted = apply(first.state, { index: first.state.appliedIndex + 1, term: 2, command: command({ type: 'user.delete', siteId: 'default', username: 'bob' }) });
+  const retry = apply(deleted.state, { index: deleted.state.appliedIndex + 1, term: 2, command: put });
+  assert.deepEqual(retry.result, { ok: true, duplicateOf: state.appliedIndex + 1 });
+  assert.equal(retry.state.users['default/bob'], undefined, 'the retry did not put bob back');
+  assert.equal(retry.state.appliedIndex, deleted.state.appliedIndex + 1);
+
+  const refused = command({ type: 'vfs.delete', vfsId: 'gone' });
+  const once = apply(state, { index: state.appliedIndex + 1, term: 1, command: refused });
+  const twice = apply(once.state, { index: once.state.appliedIndex + 1, term: 1, command: refused });
+  assert.equal(twice.result.ok, false);
+  assert.deepEqual(twice.result, { ...once.result, duplicateOf: state.appliedIndex + 1 });
+});
+
+test('the dedup window is bounded: the oldest ids are forgotten first', () => {
+  let state = populated();
+  const firstId = command({ type: 'settings.update', settings: { serverName: 'A' } });
+  state = apply(state, { index: state.appliedIndex + 1, term: 1, command: firstId }).state;
+  for (let i = 0; i < RECENT_COMMANDS_WINDOW; i++) {
+    state = apply(state, { index: state.appliedIndex + 1, term: 1, command: command({ type: 'settings.update', settings: { serverName: `n${i}` } }) }).state;
+  }
+  assert.equal(state.recentCommands!.length, RECENT_COMMANDS_WINDOW);
+  assert.equal(state.recentCommands!.some((recent) => recent.id === firstId.id), false);
+  const again = apply(state, { index: state.appliedIndex + 1, term: 1, command: firstId });
+  assert.deepEqual(again.result, { ok: true });
+  assert.equal(again.state.settings.serverName, 'A');
+});
+
+test('a command in a format this version does not know is refused, not half-applied', () => {
+  const state = populated();
+  const future = { ...command({ type: 'user.put', user: user({ username: 'bob' }) }), format: COMMAND_FORMAT + 1 };
+  const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: future });
+  assert.equal(outcome.result.ok, false);
+  assert.match(!outcome.result.ok ? outcome.result.errors[0]!.message : '', /command format 2 .*upgrade this node/);
+  assert.equal(outcome.state.users['default/bob'], undefined);
+  const current = { ...command({ type: 'user.put', user: user({ username: 'bob' }) }), format: COMMAND_FORMAT };
+  assert.equal(apply(state, { index: state.appliedIndex + 1, term: 1, command: current }).result.ok, true);
 });

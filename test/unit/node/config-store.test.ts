@@ -201,3 +201,50 @@ test('a corrupt config snapshot stops the store from opening with a clear error'
   await log.close();
   await assert.rejects(openConfigStore({ dataDir }), /invalid snapshot: state.appliedIndex is required/);
 });
+
+test('a proposal retried with the same command id is applied once and answers with the first outcome', async (t) => {
+  const dataDir = await tempDir(t);
+  const store = await openConfigStore({ dataDir });
+  await populate(store);
+  const putBob = command({ type: 'user.put', user: user({ username: 'bob' }) });
+  assert.deepEqual(await store.propose(putBob), { ok: true, index: 6 });
+  await store.propose(command({ type: 'user.delete', siteId: 'default', username: 'bob' }));
+  // The proposer never heard the answer (leader change, dropped socket) and retries.
+  assert.deepEqual(await store.propose(putBob), { ok: true, duplicateOf: 6, index: 6 });
+  assert.equal(store.state().appliedIndex, 7, 'nothing was appended for the retry');
+  assert.equal(store.current().user('default', 'bob'), undefined);
+  await store.close();
+  // A retry that reached the log twice (two leaders both appended it) applies once on replay.
+  const log = await LevelStorage.open(configLogDir(dataDir));
+  const index = log.lastIndex() + 1;
+  await log.save({ entries: [{ index, term: log.hardState().term, type: 'normal', data: encodeCommand(putBob) }], hardState: { ...log.hardState(), commit: index } });
+  await log.close();
+  const reopened = await openConfigStore({ dataDir });
+  t.after(() => reopened.close());
+  assert.equal(reopened.state().appliedIndex, index);
+  assert.equal(reopened.current().user('default', 'bob'), undefined);
+});
+
+test('an entry committed under looser rules replays into the state after a restart', async (t) => {
+  const dataDir = await tempDir(t);
+  const store = await openConfigStore({ dataDir });
+  await populate(store);
+  await store.close();
+  // Written by an older version whose rules let this VFS target and username through.
+  const legacy = [
+    command({ type: 'vfs.put', vfs: vfs({ id: 'legacy', target: 'relative/dir' }) }),
+    command({ type: 'user.put', user: user({ username: 'Legacy User', homeVfsId: 'legacy', virtualFolders: [] }) }),
+  ];
+  const log = await LevelStorage.open(configLogDir(dataDir));
+  const first = log.lastIndex() + 1;
+  await log.save({
+    entries: legacy.map((cmd, i) => ({ index: first + i, term: log.hardState().term, type: 'normal' as const, data: encodeCommand(cmd) })),
+    hardState: { ...log.hardState(), commit: first + legacy.length - 1 },
+  });
+  await log.close();
+  const reopened = await openConfigStore({ dataDir });
+  t.after(() => reopened.close());
+  assert.ok(reopened.validate(legacy[0]!).length > 0, 'today a proposal like it is refused');
+  assert.equal(reopened.current().user('default', 'Legacy User')?.homeVfsId, 'legacy');
+  assert.equal(reopened.state().vfs['legacy']?.target, 'relative/dir');
+});
