@@ -4,48 +4,63 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { callNode, NodeNotRunningError } from '../node/control-client.ts';
+import { COMMANDS, commandUsage, isCommandName, overviewUsage } from './usage.ts';
+import type { CommandName, CommandSpec } from './usage.ts';
 
-const USAGE = `Usage: ferry <command> [options]
-
-Commands:
-  start         Start a node. First start initializes the data directory.
-                  --data DIR        data directory (default ./data)
-                  --host ADDR       SSH/SFTP/SCP listen address of the default site (default 0.0.0.0)
-                  --sftp-port N     SSH/SFTP/SCP port of the default site (default 2222; 0 = any free port)
-  importusers   Import users from a CSV file into a virtual site of the running node.
-                  --csv FILE        CSV file (username,password,vfs,subsystems,permissions)
-                  --vsite ID        virtual site id (e.g. default)
-                  --makevfs         3rd field is an absolute directory: create a disk VFS for it
-                  --dryrun          check everything, change nothing
-                  --data DIR        data directory of the running node (default ./data)
-  passwd        Set a user's password on the running node (read from the terminal, or the
-                first line of standard input).
-                  --vsite ID --username NAME [--data DIR]
-  addkey        Add OpenSSH public keys (authorized_keys lines) to a user on the running node.
-                  --vsite ID --username NAME --key-file FILE [--data DIR]
-  help          Show this text.
-`;
+type Values = { readonly [option: string]: string | boolean | undefined };
 
 function fail(message: string): never {
   process.stderr.write(`ferry: ${message}\n`);
   process.exit(2);
 }
 
+/** A wrong command line: the message, then the command's usage, on stderr. */
+class UsageError extends Error {}
+
+/**
+ * Parses a command's options from its spec. `--help` anywhere prints the command's usage and
+ * exits 0 before anything else happens (a node is never started by `ferry start --help`).
+ */
+function parseCommand(name: CommandName, args: string[]): Values {
+  const spec: CommandSpec = COMMANDS[name];
+  const options = Object.fromEntries(Object.entries(spec.options).map(([option, o]) => [option, { type: o.type }]));
+  let values: Values;
+  try {
+    ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (error) {
+    if (args.includes('--help') || args.includes('-h')) values = { help: true };
+    else throw new UsageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(commandUsage(name));
+    process.exit(0);
+  }
+  const missing = Object.entries(spec.options).filter(([option, o]) => o.required && values[option] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`${name} needs ${missing.map(([option, o]) => `--${option} ${o.arg ?? ''}`.trim()).join(', ')}`);
+  }
+  return values;
+}
+
+function stringValue(values: Values, option: string): string {
+  return values[option] as string;
+}
+
+function dataDir(values: Values): string {
+  return path.resolve((values.data as string | undefined) ?? 'data');
+}
+
 async function commandStart(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { data: { type: 'string' }, host: { type: 'string' }, 'sftp-port': { type: 'string' } },
-    strict: true,
-  });
+  const values = parseCommand('start', args);
   const port = values['sftp-port'] === undefined ? undefined : Number(values['sftp-port']);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    fail(`--sftp-port must be a port number 0-65535, got "${values['sftp-port']}"`);
+    throw new UsageError(`--sftp-port must be a port number 0-65535, got "${String(values['sftp-port'])}"`);
   }
   // Loaded on demand: the other commands only talk to the control socket and start faster.
   const { startNode } = await import('../node/node.ts');
   const node = await startNode({
-    dataDir: path.resolve(values.data ?? 'data'),
-    host: values.host,
+    dataDir: dataDir(values),
+    host: values.host as string | undefined,
     sftpPort: port,
     out: (line) => process.stdout.write(line + '\n'),
   });
@@ -64,27 +79,14 @@ async function commandStart(args: string[]): Promise<void> {
 }
 
 async function commandImportUsers(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      csv: { type: 'string' },
-      vsite: { type: 'string' },
-      makevfs: { type: 'boolean', default: false },
-      dryrun: { type: 'boolean', default: false },
-      data: { type: 'string' },
-    },
-    strict: true,
-  });
-  if (!values.csv) fail('importusers needs --csv FILE');
-  if (!values.vsite) fail('importusers needs --vsite ID (the virtual site id, e.g. default)');
-  const csv = await readFile(values.csv, 'utf8').catch((error: NodeJS.ErrnoException) =>
-    fail(`cannot read ${values.csv}: ${error.code ?? error.message}`),
-  );
-  const result = (await callNode(path.resolve(values.data ?? 'data'), 'importUsers', {
+  const values = parseCommand('importusers', args);
+  const file = stringValue(values, 'csv');
+  const csv = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
+  const result = (await callNode(dataDir(values), 'importUsers', {
     csv,
-    siteId: values.vsite,
-    makeVfs: values.makevfs,
-    dryRun: values.dryrun,
+    siteId: stringValue(values, 'vsite'),
+    makeVfs: values.makevfs === true,
+    dryRun: values.dryrun === true,
   })) as { lines: string[]; ok: boolean };
   for (const line of result.lines) process.stdout.write(line + '\n');
   if (!result.ok) process.exit(1);
@@ -115,54 +117,54 @@ async function printResult(result: unknown): Promise<void> {
 }
 
 async function commandPasswd(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { vsite: { type: 'string' }, username: { type: 'string' }, data: { type: 'string' } },
-    strict: true,
-  });
-  if (!values.vsite || !values.username) fail('passwd needs --vsite ID and --username NAME');
-  const password = await readSecretLine(`New password for ${values.username}: `);
+  const values = parseCommand('passwd', args);
+  const username = stringValue(values, 'username');
+  const password = await readSecretLine(`New password for ${username}: `);
   if (process.stdin.isTTY && (await readSecretLine('Again: ')) !== password) fail('the two passwords differ; nothing changed');
   if (!password) fail('no password given (type it, or pipe it on standard input)');
-  await printResult(await callNode(path.resolve(values.data ?? 'data'), 'setPassword', { siteId: values.vsite, username: values.username, password }));
+  await printResult(await callNode(dataDir(values), 'setPassword', { siteId: stringValue(values, 'vsite'), username, password }));
 }
 
 async function commandAddKey(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { vsite: { type: 'string' }, username: { type: 'string' }, 'key-file': { type: 'string' }, data: { type: 'string' } },
-    strict: true,
-  });
-  if (!values.vsite || !values.username || !values['key-file']) fail('addkey needs --vsite ID, --username NAME and --key-file FILE');
-  const text = await readFile(values['key-file'], 'utf8').catch((error: NodeJS.ErrnoException) =>
-    fail(`cannot read ${values['key-file']}: ${error.code ?? error.message}`),
-  );
+  const values = parseCommand('addkey', args);
+  const file = stringValue(values, 'key-file');
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
   const lines = text.split('\n');
-  await printResult(await callNode(path.resolve(values.data ?? 'data'), 'addAuthorizedKeys', { siteId: values.vsite, username: values.username, lines }));
+  await printResult(
+    await callNode(dataDir(values), 'addAuthorizedKeys', { siteId: stringValue(values, 'vsite'), username: stringValue(values, 'username'), lines }),
+  );
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
+async function commandHelp(args: string[]): Promise<void> {
+  const [topic, ...more] = args;
+  if (topic === undefined || topic === '--help' || topic === '-h') {
+    process.stdout.write(topic === undefined ? overviewUsage() : commandUsage('help'));
+    return;
+  }
+  if (!isCommandName(topic) || more.length > 0) throw new UsageError(`no such command "${args.join(' ')}"; the commands are ${Object.keys(COMMANDS).join(', ')}`);
+  process.stdout.write(commandUsage(topic));
+}
+
+const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   start: commandStart,
   importusers: commandImportUsers,
   passwd: commandPasswd,
   addkey: commandAddKey,
+  help: commandHelp,
 };
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(overviewUsage());
     return;
   }
-  const command = commands[name];
-  if (!command) fail(`unknown command "${name}"\n\n${USAGE}`);
+  if (!isCommandName(name)) fail(`unknown command "${name}"\n\n${overviewUsage()}`);
   try {
-    await command(rest);
+    await commands[name](rest);
   } catch (error) {
+    if (error instanceof UsageError) fail(`${error.message}\n\n${commandUsage(name)}`);
     if (error instanceof NodeNotRunningError) fail(error.message);
-    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      fail(`${error.message}\n\n${USAGE}`);
-    }
     fail(error instanceof Error ? error.message : String(error));
   }
 }

@@ -3,7 +3,7 @@
 // a restart that keeps everything, and SIGTERM ending the node cleanly.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -199,5 +199,52 @@ describe('a node across restarts', () => {
     const result = await runFerry(['importusers', '--data', path.join(work, 'nodata'), '--csv', path.join(work, 'u.csv'), '--vsite', 'default']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /no Ferry node is running with data directory .*nodata.*ferry start --data/);
+  });
+});
+
+describe('ferry help', () => {
+  const commands = ['start', 'importusers', 'passwd', 'addkey', 'help'];
+
+  test('ferry --help lists every command and how to get its options', async () => {
+    const result = await runFerry(['--help']);
+    assert.equal(result.code, 0, result.stderr);
+    for (const command of commands) assert.match(result.stdout, new RegExp(`^  ${command} +\\S`, 'm'));
+    assert.match(result.stdout, /ferry <command> --help/);
+  });
+
+  test('every command answers --help with its own usage, the same text as ferry help <command>', async () => {
+    for (const command of commands) {
+      const own = await runFerry([command, '--help']);
+      assert.equal(own.code, 0, `${command} --help: ${own.stderr}`);
+      assert.match(own.stdout, new RegExp(`^Usage: ferry ${command}\\b`), own.stdout);
+      assert.match(own.stdout, /^  -h, --help +show this help$/m);
+      const viaHelp = await runFerry(['help', command]);
+      assert.equal(viaHelp.code, 0, viaHelp.stderr);
+      assert.equal(viaHelp.stdout, own.stdout);
+    }
+    const start = await runFerry(['start', '-h']);
+    for (const option of ['--data DIR', '--host ADDR', '--sftp-port N']) assert.ok(start.stdout.includes(option), `start --help names ${option}`);
+  });
+
+  test('start --help starts nothing, even after other options', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const dataDir = path.join(work, 'data');
+    const result = await runFerry(['start', '--data', dataDir, '--sftp-port', '0', '--help']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Usage: ferry start/);
+    assert.ok(!existsSync(dataDir), 'no data directory was created');
+  });
+
+  test('a wrong option or a missing one is named, followed by that command\'s usage', async () => {
+    const unknown = await runFerry(['start', '--sftp-prot', '22']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--sftp-prot'[\s\S]*Usage: ferry start /);
+    const missing = await runFerry(['addkey', '--vsite', 'default']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /addkey needs --username NAME, --key-file FILE[\s\S]*Usage: ferry addkey /);
+    const noSuch = await runFerry(['help', 'stat']);
+    assert.equal(noSuch.code, 2);
+    assert.match(noSuch.stderr, /no such command "stat"/);
   });
 });

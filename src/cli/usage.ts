@@ -1,0 +1,109 @@
+// What each `ferry` command accepts and says about itself. Argument parsing and every help text
+// are built from this one table, so an option cannot be accepted without being documented.
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  /** Placeholder for the value in help texts (string options). */
+  readonly arg?: string;
+  readonly help: string;
+  readonly required?: boolean;
+}
+
+export interface CommandSpec {
+  /** One line, for the command list of `ferry --help`. */
+  readonly summary: string;
+  /** More lines for the command's own help, when one line does not say enough. */
+  readonly details?: readonly string[];
+  readonly options: Readonly<Record<string, OptionSpec>>;
+}
+
+const DATA_OF_RUNNING_NODE: OptionSpec = { type: 'string', arg: 'DIR', help: 'data directory of the running node (default ./data)' };
+const VSITE: OptionSpec = { type: 'string', arg: 'ID', help: 'virtual site id (e.g. default)', required: true };
+const USERNAME: OptionSpec = { type: 'string', arg: 'NAME', help: 'user name in that site', required: true };
+
+export const COMMANDS = {
+  start: {
+    summary: 'Start a node; the first start initializes the data directory',
+    details: ['Runs until SIGTERM or SIGINT (Ctrl-C).'],
+    options: {
+      data: { type: 'string', arg: 'DIR', help: 'data directory (default ./data)' },
+      host: { type: 'string', arg: 'ADDR', help: 'SSH/SFTP/SCP listen address of the default site (default 0.0.0.0)' },
+      'sftp-port': { type: 'string', arg: 'N', help: 'SSH/SFTP/SCP port of the default site (default 2222; 0 = any free port)' },
+    },
+  },
+  importusers: {
+    summary: 'Import users from a CSV file into a virtual site of the running node',
+    details: [
+      'One user per line: username,password,vfs,subsystems,permissions. A bad line is reported',
+      'with its number and nothing is imported.',
+    ],
+    options: {
+      csv: { type: 'string', arg: 'FILE', help: 'CSV file (username,password,vfs,subsystems,permissions)', required: true },
+      vsite: VSITE,
+      makevfs: { type: 'boolean', help: '3rd field is an absolute directory: create a disk VFS for it' },
+      dryrun: { type: 'boolean', help: 'check everything, change nothing' },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
+  passwd: {
+    summary: "Set a user's password on the running node",
+    details: ['The password is read from the terminal without echo, or from the first line of standard input.'],
+    options: { vsite: VSITE, username: USERNAME, data: DATA_OF_RUNNING_NODE },
+  },
+  addkey: {
+    summary: 'Add OpenSSH public keys (authorized_keys lines) to a user on the running node',
+    options: {
+      vsite: VSITE,
+      username: USERNAME,
+      'key-file': { type: 'string', arg: 'FILE', help: 'public key file, one key per line (e.g. ~/.ssh/id_ed25519.pub)', required: true },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
+  help: {
+    summary: 'Show the list of commands, or the help of one command',
+    details: ['`ferry help COMMAND` is the same as `ferry COMMAND --help`.'],
+    options: {},
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export function isCommandName(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function optionLabel(name: string, option: OptionSpec): string {
+  return option.type === 'string' ? `--${name} ${option.arg ?? 'VALUE'}` : `--${name}`;
+}
+
+function synopsis(name: CommandName): string {
+  const spec: CommandSpec = COMMANDS[name];
+  const parts = Object.entries(spec.options).map(([option, o]) => (o.required ? optionLabel(option, o) : `[${optionLabel(option, o)}]`));
+  if (name === 'help') parts.push('[COMMAND]');
+  return ['ferry', name, ...parts].join(' ');
+}
+
+function table(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`);
+}
+
+export function commandUsage(name: CommandName): string {
+  const spec: CommandSpec = COMMANDS[name];
+  const options: [string, string][] = Object.entries(spec.options).map(([option, o]) => [optionLabel(option, o), o.help]);
+  options.push(['-h, --help', 'show this help']);
+  return [`Usage: ${synopsis(name)}`, '', `${spec.summary}.`, ...(spec.details ?? []), '', 'Options:', ...table(options), ''].join('\n');
+}
+
+export function overviewUsage(): string {
+  const commands = (Object.keys(COMMANDS) as CommandName[]).map((name) => [name, COMMANDS[name].summary] as const);
+  return [
+    'Usage: ferry <command> [options]',
+    '',
+    'Commands:',
+    ...table(commands),
+    '',
+    'Run `ferry <command> --help` (or `ferry help <command>`) for the options of a command.',
+    '',
+  ].join('\n');
+}
