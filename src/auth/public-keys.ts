@@ -55,6 +55,25 @@ export function rsaModulusBits(blob: Buffer): number {
   return (n.length - start - 1) * 8 + (32 - Math.clz32(n[start]!));
 }
 
+/**
+ * Armor that opens a private key in every format a user may pick up by mistake: OpenSSH's own,
+ * PEM (PKCS#1 RSA, SEC1 EC, DSA, PKCS#8 plain and encrypted, legacy Proc-Type encryption keeps
+ * the same BEGIN line), PuTTY's PPK v2/v3 and the SSH.com/RFC 4716 private form.
+ */
+const PRIVATE_KEY_ARMOR = [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, /^PuTTY-User-Key-File-\d+:/m, /^---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----/m];
+
+export const PRIVATE_KEY_REFUSAL = 'this is a private key: pass the .pub file; nothing was added';
+
+/** Does this key file hold a private key? Then none of it may be echoed, logged or stored. */
+export function holdsPrivateKey(text: string): boolean {
+  return PRIVATE_KEY_ARMOR.some((armor) => armor.test(text));
+}
+
+/** Only a word that can be a key type name is echoed back; anything else may be key material. */
+function describeType(type: string): string {
+  return /^[a-z0-9][a-z0-9.@-]{0,39}$/.test(type) ? `key type "${type}"` : 'the line does not start with a key type: it';
+}
+
 /** Parses one authorized_keys line; throws an Error whose message says what is wrong and what to do. */
 export function parseAuthorizedKey(line: string): AuthorizedKey {
   if (line.length > MAX_LINE_LENGTH) throw new Error(`key line is longer than ${MAX_LINE_LENGTH} characters`);
@@ -64,7 +83,7 @@ export function parseAuthorizedKey(line: string): AuthorizedKey {
     throw new Error(
       type.includes('=') || type.includes('"')
         ? 'authorized_keys options (from=, command=, ...) are not supported; give only "type base64 [comment]"'
-        : `key type "${type.slice(0, 40)}" is not accepted; use one of ${USER_KEY_TYPES.join(', ')}`,
+        : `${describeType(type)} is not accepted; use one of ${USER_KEY_TYPES.join(', ')}`,
     );
   }
   const parsed = ssh2.utils.parseKey(`${type} ${data}`) as unknown as Ssh2Key | Ssh2Key[] | Error;

@@ -1,9 +1,11 @@
 // The `ferry` command line: parses arguments and calls the node (start) or the running node's
 // control socket (everything else). No logic lives here.
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { callNode, NodeNotRunningError } from '../node/control-client.ts';
+import { keyFileRefusal } from '../node/user-operations.ts';
 import { COMMANDS, commandUsage, isCommandName, overviewUsage } from './usage.ts';
 import type { CommandName, CommandSpec } from './usage.ts';
 
@@ -129,6 +131,12 @@ async function commandAddKey(args: string[]): Promise<void> {
   const values = parseCommand('addkey', args);
   const file = stringValue(values, 'key-file');
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
+  const refusal = keyFileRefusal(text);
+  if (refusal) {
+    const pub = `${file}.pub`;
+    process.stdout.write(`${file}: ${refusal}${existsSync(pub) ? ` (${pub})` : ''}\n`);
+    process.exit(1);
+  }
   const lines = text.split('\n');
   await printResult(
     await callNode(dataDir(values), 'addAuthorizedKeys', { siteId: stringValue(values, 'vsite'), username: stringValue(values, 'username'), lines }),

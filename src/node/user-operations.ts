@@ -3,7 +3,7 @@
 // validate-and-propose path as every configuration change; the clear password never leaves
 // this process (only its argon2id hash is proposed).
 import { hashPassword } from '../auth/passwords.ts';
-import { parseAuthorizedKeys } from '../auth/public-keys.ts';
+import { holdsPrivateKey, parseAuthorizedKeys, PRIVATE_KEY_REFUSAL } from '../auth/public-keys.ts';
 import { envelope } from '../config/ids.ts';
 import type { AuthMethod, User } from '../config/model/user.ts';
 import type { ConfigStore } from './config-store.ts';
@@ -56,25 +56,49 @@ export async function setPassword(
   );
 }
 
+/**
+ * Why a key file cannot be added before it is sent anywhere, or undefined. The CLI asks this
+ * first so a private key given by mistake never leaves its process; the node asks again because
+ * the control socket is an interface of its own.
+ */
+export function keyFileRefusal(text: string): string | undefined {
+  return holdsPrivateKey(text) ? PRIVATE_KEY_REFUSAL : undefined;
+}
+
 export async function addAuthorizedKeys(
   store: ConfigStore,
   params: { siteId: string; username: string; lines: string[] },
 ): Promise<AccountResult> {
   const user = findUser(store, params.siteId, params.username);
   if ('ok' in user) return user;
+  const refusal = keyFileRefusal(params.lines.join('\n'));
+  if (refusal) return { ok: false, lines: [refusal] };
   const parsed = parseAuthorizedKeys(params.lines);
   if (parsed.errors.length > 0) {
     return { ok: false, lines: [...parsed.errors.map((e) => `key line ${e.index + 1}: ${e.message}`), 'no key added'] };
   }
   if (parsed.keys.length === 0) return { ok: false, lines: ['the key file holds no public key (one OpenSSH public key per line)'] };
-  const known = new Set(user.authorizedKeys.map((line) => line.trim().split(/\s+/).slice(0, 2).join(' ')));
-  const added = params.lines
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#') && !known.has(line.split(/\s+/).slice(0, 2).join(' ')));
-  return putUser(
+  // Compared by fingerprint: the same key with another comment is still the same key.
+  const present = new Set(parseAuthorizedKeys(user.authorizedKeys).keys.map((key) => key.fingerprint));
+  const keyLines = params.lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const added: { line: string; fingerprint: string }[] = [];
+  const already: string[] = [];
+  parsed.keys.forEach(({ fingerprint }, index) => {
+    if (present.has(fingerprint)) {
+      already.push(fingerprint);
+      return;
+    }
+    present.add(fingerprint);
+    added.push({ line: keyLines[index]!, fingerprint });
+  });
+  const where = `"${user.username}" in site "${params.siteId}"`;
+  const alreadyLines = already.length > 0 ? [`already present for ${where}, not added again: ${already.join(', ')}`] : [];
+  if (added.length === 0) return { ok: true, lines: [...alreadyLines, 'nothing changed'] };
+  const result = await putUser(
     store,
-    { ...user, authorizedKeys: [...user.authorizedKeys, ...added], authMethods: withMethod(user.authMethods, 'publickey') },
+    { ...user, authorizedKeys: [...user.authorizedKeys, ...added.map((a) => a.line)], authMethods: withMethod(user.authMethods, 'publickey') },
     'cli:addkey',
-    `${added.length} key(s) added to "${user.username}" in site "${params.siteId}": ${parsed.keys.map((k) => k.fingerprint).join(', ')}`,
+    `${added.length} key(s) added to ${where}: ${added.map((a) => a.fingerprint).join(', ')}`,
   );
+  return result.ok ? { ok: true, lines: [...result.lines, ...alreadyLines] } : result;
 }

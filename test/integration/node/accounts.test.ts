@@ -1,12 +1,14 @@
 // Account changes from the command line against a running node: the first user's random
 // password replaced with `ferry passwd`, and a public key added with `ferry addkey`, each
-// checked with the real OpenSSH client.
+// checked with the real OpenSSH client; a private key given by mistake (made by the real
+// ssh-keygen and puttygen) refused without a byte of it on the terminal.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { callNode } from '../../../src/node/control-client.ts';
 import { CLIENT_SSH_OPTIONS, removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
@@ -70,5 +72,95 @@ describe('ferry passwd and ferry addkey', () => {
       { timeout: 30_000 },
     );
     assert.match(stdout, /Remote working directory: \//);
+  });
+
+  const addKey = (keyFile: string) => runFerry(['addkey', '--data', node.dataDir, '--vsite', 'default', '--username', 'ferry', '--key-file', keyFile]);
+
+  /** Fails if any line of the key file, or any 16 characters of its key material, is in `output`. */
+  function assertNoKeyMaterial(output: string, keyFile: string): void {
+    for (const line of readFileSync(keyFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.length >= 8)) {
+      assert.ok(!output.includes(line), `${keyFile}: the output repeats the line "${line}"`);
+      if (/[:-]/.test(line)) continue; // armor and PPK headers; what follows is key material
+      for (let at = 0; at + 16 <= line.length; at++) {
+        assert.ok(!output.includes(line.slice(at, at + 16)), `${keyFile}: the output holds key material "${line.slice(at, at + 16)}"`);
+      }
+    }
+  }
+
+  test('addkey refuses every kind of private key without echoing any of it', async () => {
+    const passphrase = path.join(work, 'passphrase');
+    const noPassphrase = path.join(work, 'no-passphrase');
+    writeFileSync(passphrase, 'a long passphrase\n');
+    writeFileSync(noPassphrase, '');
+    const sshKeygen: [string, string[]][] = [
+      ['openssh-ed25519', ['-t', 'ed25519', '-N', '']],
+      ['openssh-ed25519-encrypted', ['-t', 'ed25519', '-N', 'a long passphrase']],
+      ['pem-rsa', ['-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '']],
+      ['pem-rsa-encrypted', ['-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', 'a long passphrase']],
+      ['pem-ec', ['-t', 'ecdsa', '-m', 'PEM', '-N', '']],
+      ['pem-dsa', ['-t', 'dsa', '-m', 'PEM', '-N', '']],
+      ['pkcs8-rsa', ['-t', 'rsa', '-b', '2048', '-m', 'PKCS8', '-N', '']],
+      ['pkcs8-ec-encrypted', ['-t', 'ecdsa', '-m', 'PKCS8', '-N', 'a long passphrase']],
+    ];
+    const puttygen: [string, string[]][] = [
+      ['ppk3-ed25519.ppk', ['-t', 'ed25519', '--new-passphrase', noPassphrase]],
+      ['ppk3-rsa-encrypted.ppk', ['-t', 'rsa', '-b', '2048', '--new-passphrase', passphrase]],
+      ['ppk2-ecdsa.ppk', ['-t', 'ecdsa', '--ppk-param', 'version=2', '--new-passphrase', noPassphrase]],
+    ];
+    const files: string[] = [];
+    for (const [name, args] of sshKeygen) {
+      files.push(path.join(work, name));
+      await run('ssh-keygen', ['-q', ...args, '-C', 'me@test', '-f', path.join(work, name)]);
+    }
+    for (const [name, args] of puttygen) {
+      files.push(path.join(work, name));
+      await run('puttygen', [...args, '-C', 'me@test', '-o', path.join(work, name)]);
+    }
+    for (const file of files) {
+      const result = await addKey(file);
+      assert.equal(result.code, 1, `${file}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stdout, /this is a private key: pass the \.pub file/, file);
+      assertNoKeyMaterial(result.stdout + result.stderr, file);
+    }
+    // ssh-keygen wrote the .pub beside each private key: the refusal names it.
+    assert.match((await addKey(path.join(work, 'pem-ec'))).stdout, /\(\S*pem-ec\.pub\)/);
+  });
+
+  test('the node itself refuses private key lines that reach its control socket, echoing none', async () => {
+    const key = path.join(work, 'id_socket');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const pub = readFileSync(`${key}.pub`, 'utf8').trim();
+    const lines = [pub, ...readFileSync(key, 'utf8').split('\n')];
+    const result = (await callNode(node.dataDir, 'addAuthorizedKeys', { siteId: 'default', username: 'ferry', lines })) as { ok: boolean; lines: string[] };
+    assert.equal(result.ok, false);
+    assert.match(result.lines.join('\n'), /this is a private key/);
+    assertNoKeyMaterial(result.lines.join('\n'), key);
+    const again = await addKey(`${key}.pub`);
+    assert.match(again.stdout, /1 key\(s\) added/, 'the public half was not added by the refused request');
+  });
+
+  test('adding a key that is already there says so and changes nothing', async () => {
+    const key = path.join(work, 'id_twice');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'first comment', '-f', key]);
+    const first = await addKey(`${key}.pub`);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const fingerprint = /SHA256:\S+/.exec(first.stdout)?.[0] ?? '';
+    assert.ok(fingerprint, first.stdout);
+
+    const second = await addKey(`${key}.pub`);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.ok(second.stdout.includes(`already present for "ferry" in site "default", not added again: ${fingerprint}`), second.stdout);
+    assert.match(second.stdout, /nothing changed/);
+    assert.doesNotMatch(second.stdout, /added to/);
+
+    // The same key under another comment, beside a new key: only the new one is added.
+    const other = path.join(work, 'id_other');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const renamed = readFileSync(`${key}.pub`, 'utf8').replace('first comment', 'laptop');
+    writeFileSync(path.join(work, 'both.pub'), renamed + readFileSync(`${other}.pub`, 'utf8'));
+    const both = await addKey(path.join(work, 'both.pub'));
+    assert.equal(both.code, 0, both.stdout + both.stderr);
+    assert.match(both.stdout, /^1 key\(s\) added to "ferry"/m);
+    assert.ok(both.stdout.includes(`not added again: ${fingerprint}`), both.stdout);
   });
 });

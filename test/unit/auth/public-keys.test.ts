@@ -51,6 +51,15 @@ describe('authorized_keys parsing', () => {
     assert.throws(() => parseAuthorizedKey('ssh-ed25519 ' + 'A'.repeat(20_000)), /longer than/);
   });
 
+  it('echoes a wrong key type only when it looks like a type name, never what may be key material', () => {
+    assert.throws(() => parseAuthorizedKey('ssh-ed2559 AAAA'), /key type "ssh-ed2559" is not accepted/);
+    const material = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW';
+    assert.throws(
+      () => parseAuthorizedKey(material),
+      (error: Error) => /does not start with a key type/.test(error.message) && !error.message.includes(material.slice(0, 12)),
+    );
+  });
+
   it('refuses a line whose blob type contradicts its declared type', () => {
     const ed = pair('ed25519').line.split(' ')[1];
     assert.throws(() => parseAuthorizedKey(`ecdsa-sha2-nistp256 ${ed}`), /of type ssh-ed25519|cannot be parsed/);
