@@ -1,5 +1,6 @@
 // Structural shapes (types, bounds, no unknown fields) of every config entity. Semantic rules
 // that need the state (references, uniqueness) live in validate.ts.
+import { UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
 import { arr, bool, int, obj, oneOf, record, str } from './schema.ts';
 import type { Shape } from './schema.ts';
@@ -63,7 +64,8 @@ export const SITE_SHAPE: Shape = obj({
   sshAlgorithms: obj({ kex: ALGORITHMS, serverHostKey: ALGORITHMS, cipher: ALGORITHMS, hmac: ALGORITHMS, compress: ALGORITHMS }),
   greeting: str({ max: LIMITS.greeting, line: true }),
   banner: str({ max: LIMITS.banner }),
-});
+  uploadMode: oneOf(UPLOAD_MODES),
+}, ['uploadMode']);
 
 export const VFS_SHAPE: Shape = obj({ id: ID, name: NAME, kind: oneOf(['disk']), target: PATH });
 

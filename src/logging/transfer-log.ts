@@ -29,14 +29,24 @@ export interface TransferRecord {
   readonly path: string;
   /** Rename/link target, virtual. */
   readonly target?: string;
-  readonly bytes: number;
-  readonly durationMs: number;
-  /** `ok` or the session error kind. */
+  /** Undefined when unknown: a transfer recovered after the node died does not know its bytes. */
+  readonly bytes: number | undefined;
+  readonly durationMs: number | undefined;
+  /** `ok`, `incomplete` (ended before all its data arrived or was sent) or the session error kind. */
   readonly status: string;
 }
 
+/** What is known of a transfer when it starts: enough to log it if the node dies before its end. */
+export type OpenTransfer = Omit<TransferRecord, 'target' | 'bytes' | 'durationMs' | 'status'>;
+
 export interface TransferLog {
   write(record: TransferRecord): void;
+  /**
+   * Notes a streamed transfer that started; the returned function forgets it once its line was
+   * written. A transfer still noted when the node dies is logged `incomplete` at the next start.
+   * Logs without a journal (in-memory test logs) leave it out.
+   */
+  begin?(transfer: OpenTransfer): () => void;
 }
 
 /** Discards records; for unit tests that do not look at the log. */

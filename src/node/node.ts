@@ -131,8 +131,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       await applyBindingFlags(store, options, logger);
     }
 
-    const transferLog = openW3cTransferLog({ dir: path.join(options.dataDir, 'logs', 'transfers'), software: SOFTWARE });
+    const transferLog = openW3cTransferLog({
+      dir: path.join(options.dataDir, 'logs', 'transfers'),
+      software: SOFTWARE,
+      journal: path.join(options.dataDir, 'logs', 'open-transfers.journal'),
+      onError: (error) => logger.warn({ err: error }, 'transfer log write failed; lines are lost until writes succeed again'),
+    });
     cleanups.push(() => transferLog.close());
+    if (transferLog.recovered > 0) logger.warn({ transfers: transferLog.recovered }, 'transfers cut off when the node last stopped were logged as incomplete');
 
     for (const site of store.current().sites()) {
       if (!site.enabled) continue;

@@ -1,7 +1,7 @@
 // The transfer-log side of the Session: every operation ends here, success or failure, with the
 // session's identity, its virtual path, bytes and duration (W3C log, logging/transfer-log.ts).
 import type { Logger } from 'pino';
-import type { TransferLog, TransferOperation } from '../logging/transfer-log.ts';
+import type { OpenTransfer, TransferLog, TransferOperation } from '../logging/transfer-log.ts';
 import { mapFsError } from '../vfs/drivers/fs-errors.ts';
 import { normalizeVirtualPath } from '../vfs/path.ts';
 import type { FerryError } from './errors.ts';
@@ -30,6 +30,18 @@ export interface RecordExtra {
   readonly durationMs?: number;
 }
 
+export interface TransferLine {
+  readonly operation: TransferOperation;
+  readonly status: string;
+  readonly bytes: number;
+}
+
+export interface OngoingTransfer {
+  readonly started: number;
+  /** Writes the transfer's lines (an SFTP handle both read and written has two), then forgets it. */
+  end(lines: readonly TransferLine[]): void;
+}
+
 export class OperationRecorder {
   readonly #log: TransferLog;
   readonly #logger: Logger;
@@ -51,10 +63,10 @@ export class OperationRecorder {
     return this.#logger;
   }
 
-  record(operation: TransferOperation, path: string, status: string, extra: RecordExtra = {}): void {
+  #identity(operation: TransferOperation, path: string, time: number): OpenTransfer {
     const c = this.#connection;
-    this.#log.write({
-      time: new Date(this.#now()),
+    return {
+      time: new Date(time),
       siteId: c.siteId,
       connectionId: c.connectionId,
       remoteAddress: c.remoteAddress,
@@ -63,11 +75,33 @@ export class OperationRecorder {
       protocol: this.#protocol,
       operation,
       path,
+    };
+  }
+
+  record(operation: TransferOperation, path: string, status: string, extra: RecordExtra = {}): void {
+    this.#log.write({
+      ...this.#identity(operation, path, this.#now()),
       ...(extra.target === undefined ? {} : { target: extra.target }),
       bytes: extra.bytes ?? 0,
       durationMs: extra.durationMs ?? 0,
       status,
     });
+  }
+
+  /**
+   * A streamed transfer has started: noted in the open-transfers journal now, so that a node
+   * that dies before its end still logs it at the next start. `end` writes its line(s).
+   */
+  begin(operation: TransferOperation, path: string): OngoingTransfer {
+    const started = this.#now();
+    const forget = this.#log.begin?.(this.#identity(operation, path, started));
+    return {
+      started,
+      end: (lines) => {
+        for (const line of lines) this.record(line.operation, path, line.status, { bytes: line.bytes, durationMs: this.#now() - started });
+        forget?.();
+      },
+    };
   }
 
   /** A FerryError for the client, with the detail in the application log. */
@@ -115,9 +149,9 @@ export class OperationRecorder {
     }
   }
 
-  /** Ends a streamed transfer (called by the stream meters). */
-  end(operation: TransferOperation, path: string, started: number, bytes: number, error: FerryError | undefined): void {
+  /** Ends a whole-stream transfer (called by the stream meters). */
+  endStream(transfer: OngoingTransfer, operation: TransferOperation, path: string, bytes: number, error: FerryError | undefined): void {
     if (error) this.#logger.debug({ path, kind: error.kind, detail: error.detail }, `${operation} ended early`);
-    this.record(operation, path, error?.kind ?? 'ok', { bytes, durationMs: this.#now() - started });
+    transfer.end([{ operation, status: error?.kind ?? 'ok', bytes }]);
   }
 }

@@ -6,13 +6,15 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Subsystem } from '../config/model/permissions.ts';
+import { DEFAULT_UPLOAD_MODE, UPLOAD_MODES } from '../config/model/site.ts';
+import type { UploadMode } from '../config/model/site.ts';
 import type { User } from '../config/model/user.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { TransferLog } from '../logging/transfer-log.ts';
 import type { MountTable } from '../vfs/mounts.ts';
 import { virtualPathOf } from '../vfs/mounts.ts';
 import { joinPath, normalizeVirtualPath, parentOf, relativeTo } from '../vfs/path.ts';
-import type { EntryInfo, OpenReadOptions, OpenWriteOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
+import type { EntryInfo, OpenReadOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
 import { computeChecksum } from './checksum.ts';
 import { FerryError, isFerryError } from './errors.ts';
 import { buildMountTable } from './login.ts';
@@ -20,9 +22,11 @@ import { OperationRecorder, asFerryError } from './recorder.ts';
 import { PathResolver } from './resolver.ts';
 import type { Target } from './resolver.ts';
 import { MeteredWritable, meterReadable } from './streams.ts';
+import { stagingFor } from './staging.ts';
 import { DriverOpenFile } from './transfer.ts';
 import type { TransferSummary } from './transfer.ts';
-import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, SessionStat } from './types.ts';
+import type { TransferLine } from './recorder.ts';
+import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, SessionStat, WriteOptions } from './types.ts';
 
 export interface SessionDeps {
   readonly view: ConfigView;
@@ -71,6 +75,16 @@ export async function openSession(
     recorder.logger.warn({ kind: failure.kind, detail: failure.detail }, 'session refused');
     throw failure;
   }
+}
+
+/** The log lines of an SFTP-style handle: a handle that was only read or only written has one. */
+function handleLines(summary: TransferSummary): TransferLine[] {
+  // A handle the client never closed (its channel or connection ended) is incomplete.
+  const status = summary.error?.kind ?? (summary.complete ? 'ok' : 'incomplete');
+  const lines: TransferLine[] = [];
+  if (summary.writable) lines.push({ operation: 'upload', status, bytes: summary.bytesWritten });
+  if (summary.readable && (summary.bytesRead > 0 || !summary.writable)) lines.push({ operation: 'download', status, bytes: summary.bytesRead });
+  return lines;
 }
 
 class ProtocolSession implements Session {
@@ -171,7 +185,7 @@ class ProtocolSession implements Session {
         writing && (!existing || flags.truncate)
           ? await t.mount.driver.openWrite(t.realPath, { exclusive: Boolean(flags.exclusive), truncate: Boolean(flags.truncate) })
           : undefined;
-      const openedAt = this.#deps.now();
+      const transfer = this.#rec.begin(writing ? 'upload' : 'download', t.virtualPath);
       const file: DriverOpenFile = new DriverOpenFile({
         path: t.virtualPath,
         driver: t.mount.driver,
@@ -185,7 +199,7 @@ class ProtocolSession implements Session {
         setStat: (changes) => this.setStat(t.virtualPath, changes),
         onClose: (summary) => {
           this.#files.delete(file);
-          this.#recordHandle(t.virtualPath, summary, this.#deps.now() - openedAt);
+          transfer.end(handleLines(summary));
         },
       });
       this.#files.add(file);
@@ -210,23 +224,17 @@ class ProtocolSession implements Session {
     }
   }
 
-  #recordHandle(path: string, summary: TransferSummary, durationMs: number): void {
-    const status = summary.error?.kind ?? 'ok';
-    if (summary.writable) this.#rec.record('upload', path, status, { bytes: summary.bytesWritten, durationMs });
-    if (summary.readable && (summary.bytesRead > 0 || !summary.writable)) this.#rec.record('download', path, status, { bytes: summary.bytesRead, durationMs });
-  }
-
   openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
     return this.#rec.start('download', path, async () => {
       const t = await this.#paths.target(path, true);
       this.#paths.require(t, 'readFile');
-      const started = this.#deps.now();
       const source = await t.mount.driver.openRead(t.realPath, options);
-      return meterReadable(source, t.virtualPath, (bytes, error) => this.#rec.end('download', t.virtualPath, started, bytes, error));
+      const transfer = this.#rec.begin('download', t.virtualPath);
+      return meterReadable(source, t.virtualPath, (bytes, error) => this.#rec.endStream(transfer, 'download', t.virtualPath, bytes, error));
     });
   }
 
-  openWrite(path: string, options: OpenWriteOptions = {}): Promise<Writable> {
+  openWrite(path: string, options: WriteOptions = {}): Promise<Writable> {
     return this.#rec.start('upload', path, async () => {
       const t = await this.#paths.target(path, true);
       const existing = await this.#paths.entryOrUndefined(t);
@@ -234,10 +242,25 @@ class ProtocolSession implements Session {
       if (existing && options.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: t.virtualPath });
       if (!existing && options.mustExist) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
       this.#paths.require(t, existing ? 'modifyFile' : 'createFile');
-      const started = this.#deps.now();
-      const target = await t.mount.driver.openWrite(t.realPath, options);
-      return new MeteredWritable(target, t.virtualPath, (bytes, error) => this.#rec.end('upload', t.virtualPath, started, bytes, error));
+      // Only an upload that replaces the whole file can be staged; a resume writes in place.
+      const whole = (options.offset ?? 0) === 0 && (!existing || Boolean(options.truncate));
+      const staging = stagingFor(whole ? this.#uploadMode() : 'direct', t.mount.driver, t.realPath, Boolean(options.exclusive));
+      const target = await t.mount.driver.openWrite(staging.path, staging.path === t.realPath ? options : { truncate: true, exclusive: staging.exclusive });
+      const transfer = this.#rec.begin('upload', t.virtualPath);
+      const onEnd = (bytes: number, error: FerryError | undefined) => this.#rec.endStream(transfer, 'upload', t.virtualPath, bytes, error);
+      return new MeteredWritable(target, t.virtualPath, onEnd, {
+        size: options.size,
+        ...(staging.commit ? { commit: staging.commit } : {}),
+        keepPartial: staging.keepPartial,
+        discard: () => staging.discard().catch((error: unknown) => void this.#rec.fail(error, t.virtualPath)),
+      });
     });
+  }
+
+  #uploadMode(): UploadMode {
+    const mode = this.#deps.view.site(this.connection.siteId)?.uploadMode;
+    // A mode written by a newer version is unknown here: fall back to the safe default.
+    return mode !== undefined && UPLOAD_MODES.includes(mode) ? mode : DEFAULT_UPLOAD_MODE;
   }
 
   // ---- changes --------------------------------------------------------------------------
@@ -367,7 +390,8 @@ class ProtocolSession implements Session {
   }
 
   async #close(): Promise<void> {
-    await Promise.allSettled([...this.#files].map((file) => file.close()));
+    // Files the protocol never closed: the client went away with them open.
+    await Promise.allSettled([...this.#files].map((file) => file.abandon()));
     this.#paths.closed = true;
     await Promise.allSettled(this.#paths.table.mounts.map((mount) => mount.driver.close()));
     this.#rec.record('logout', '/', 'ok', { durationMs: this.#deps.now() - this.#loginTime });

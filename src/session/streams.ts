@@ -5,7 +5,7 @@ import { Transform, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { mapFsError } from '../vfs/drivers/fs-errors.ts';
-import type { FerryError } from './errors.ts';
+import { FerryError } from './errors.ts';
 
 /** Sequential writes are gathered into chunks of this size before they reach the storage. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -279,7 +279,14 @@ export class ReadWindow {
 
 export type TransferEnd = (bytes: number, error: FerryError | undefined) => void;
 
-/** A pass-through that counts what the consumer reads and reports once, when it closes. */
+function incomplete(path: string, detail: string): FerryError {
+  return new FerryError('incomplete', 'the transfer ended before all its data arrived', { detail: `${path}: ${detail}` });
+}
+
+/**
+ * A pass-through that counts what the consumer reads and reports once, when it closes: a consumer
+ * that stops before the end (the client went away) makes it `incomplete`.
+ */
 export function meterReadable(source: Readable, path: string, onEnd: TransferEnd): Readable {
   let bytes = 0;
   let failure: FerryError | undefined;
@@ -295,42 +302,84 @@ export function meterReadable(source: Readable, path: string, onEnd: TransferEnd
   });
   meter.on('close', () => {
     source.destroy();
-    onEnd(bytes, meter.readableEnded ? undefined : (failure ?? mapFsError(new Error('download aborted'), path)));
+    onEnd(bytes, meter.readableEnded ? undefined : (failure ?? incomplete(path, `download stopped after ${bytes} bytes`)));
   });
   source.pipe(meter);
   return meter;
 }
 
+export interface MeteredWritableOptions {
+  /** Bytes the client announced (SCP's C record, HTTP Content-Length): fewer at the end is `incomplete`. */
+  readonly size?: number | undefined;
+  /** Runs after the storage has every byte, before 'finish' (atomic uploads rename here). */
+  readonly commit?: () => Promise<void>;
+  /** An upload that did not complete keeps what arrived (flushed to the storage) instead of dropping it. */
+  readonly keepPartial?: boolean;
+  /** Runs when the upload did not complete (atomic uploads remove their temporary file). */
+  readonly discard?: () => Promise<void>;
+}
+
 /**
  * A writable whose 'finish' means the storage has the bytes (it waits for the driver stream to
- * finish), counting bytes and reporting once, when it closes.
+ * finish) and the upload is committed, counting bytes and reporting once, when it closes. A
+ * destroy without an error (the client went away) is `incomplete`.
  */
 export class MeteredWritable extends Writable {
   readonly #target: Writable;
+  readonly #path: string;
+  readonly #options: MeteredWritableOptions;
   #bytes = 0;
   #failure: FerryError | undefined;
 
-  constructor(target: Writable, path: string, onEnd: TransferEnd) {
+  constructor(target: Writable, path: string, onEnd: TransferEnd, options: MeteredWritableOptions = {}) {
     super({ highWaterMark: WRITE_CHUNK });
     this.#target = target;
+    this.#path = path;
+    this.#options = options;
     target.on('error', (error) => this.destroy(error));
     this.on('error', (error) => {
       this.#failure ??= mapFsError(error, path);
     });
     this.on('close', () => {
-      if (!this.writableFinished) target.destroy();
-      onEnd(this.#bytes, this.writableFinished ? undefined : (this.#failure ?? mapFsError(new Error('upload aborted'), path)));
+      if (this.writableFinished) return onEnd(this.#bytes, undefined);
+      const failure = this.#failure ?? incomplete(path, this.#shortBy());
+      void this.#abort().finally(() => onEnd(this.#bytes, failure));
     });
+  }
+
+  async #abort(): Promise<void> {
+    const target = this.#target;
+    if (this.#options.keepPartial && !target.destroyed && !target.writableEnded) {
+      // Destroying would drop the bytes still queued for the storage.
+      target.end();
+      await finished(target).catch(() => target.destroy());
+    } else {
+      target.destroy();
+    }
+    await this.#options.discard?.();
+  }
+
+  #shortBy(): string {
+    const size = this.#options.size;
+    return size === undefined ? `upload stopped after ${this.#bytes} bytes` : `received ${this.#bytes} of ${size} announced bytes`;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#bytes += chunk.length;
+    const size = this.#options.size;
+    if (size !== undefined && this.#bytes > size) return callback(new FerryError('invalid-argument', 'more data than announced', { detail: `${this.#path}: ${this.#bytes} of ${size}` }));
     if (this.#target.write(chunk)) callback();
     else waitDrain(this.#target).then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.#target.end();
-    finished(this.#target).then(() => callback(), callback);
+    finished(this.#target)
+      .then(() => {
+        const size = this.#options.size;
+        if (size !== undefined && this.#bytes < size) throw incomplete(this.#path, this.#shortBy());
+        return this.#options.commit?.();
+      })
+      .then(() => callback(), callback);
   }
 }

@@ -21,6 +21,8 @@ export interface TransferSummary {
   readonly bytesWritten: number;
   readonly readable: boolean;
   readonly writable: boolean;
+  /** Closed by the client; false when abandoned (its channel or connection ended first). */
+  readonly complete: boolean;
   readonly error: FerryError | undefined;
 }
 
@@ -162,12 +164,20 @@ export class DriverOpenFile implements OpenFile {
   }
 
   close(): Promise<void> {
-    const result = this.#queue.then(() => this.#close());
+    return this.#closeAfterQueue(true);
+  }
+
+  abandon(): Promise<void> {
+    return this.#closeAfterQueue(false);
+  }
+
+  #closeAfterQueue(complete: boolean): Promise<void> {
+    const result = this.#queue.then(() => this.#close(complete));
     this.#queue = result.catch(() => {});
     return result;
   }
 
-  async #close(): Promise<void> {
+  async #close(complete: boolean): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -178,7 +188,7 @@ export class DriverOpenFile implements OpenFile {
       this.#dropReader();
       await this.#dropPositional();
       const ctx = this.#ctx;
-      ctx.onClose({ bytesRead: this.#bytesRead, bytesWritten: this.#bytesWritten, readable: ctx.readable, writable: ctx.writable, error: this.#failure });
+      ctx.onClose({ bytesRead: this.#bytesRead, bytesWritten: this.#bytesWritten, readable: ctx.readable, writable: ctx.writable, complete, error: this.#failure });
     }
     if (this.#failure) throw this.#failure;
   }

@@ -55,6 +55,16 @@ export interface OpenFile {
   sync(): Promise<void>;
   /** Flushes, closes, logs the transfer. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Closes a file the client never closed (its channel or connection ended first): what was
+   * written is flushed and kept, and the transfer is logged `incomplete`. A no-op once closed.
+   */
+  abandon(): Promise<void>;
+}
+
+export interface WriteOptions extends OpenWriteOptions {
+  /** Bytes the client announced (SCP's C record): an upload that ends short is incomplete. */
+  readonly size?: number;
 }
 
 export type ChecksumAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512' | 'crc32';
@@ -72,8 +82,13 @@ export interface Session {
   open(path: string, flags: OpenFlags): Promise<OpenFile>;
   /** Whole-stream download (SCP, FTP, HTTP). Needs fileGet. Logged as one transfer on end. */
   openRead(path: string, options?: OpenReadOptions): Promise<Readable>;
-  /** Whole-stream upload. Needs filePut (new file) or fileModify (existing, offset > 0). */
-  openWrite(path: string, options?: OpenWriteOptions): Promise<Writable>;
+  /**
+   * Whole-stream upload. Needs filePut (new file) or fileModify (existing). An upload of a whole
+   * file goes through the site's upload mode (config/model/site.ts): with the default, `atomic`,
+   * it reaches its name only on 'finish', and a stream destroyed first leaves nothing behind.
+   * Logged as one transfer when it closes; destroyed without an error it is `incomplete`.
+   */
+  openWrite(path: string, options?: WriteOptions): Promise<Writable>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   remove(path: string): Promise<void>;

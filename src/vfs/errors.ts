@@ -17,6 +17,8 @@ export const ERROR_KINDS = [
   'unsupported',
   'subsystem-denied',
   'io',
+  // A transfer that ended before all its data arrived or was sent (peer gone, short upload).
+  'incomplete',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 

@@ -23,6 +23,19 @@ export interface ProtocolBinding {
   readonly port: number;
 }
 
+/**
+ * How a whole-stream upload (SCP; FTP and HTTP later) reaches its final name, as SFTPGo's upload
+ * modes: `atomic` writes under a hidden temporary name, renames it over the final name when the
+ * upload completes and removes it when it does not, so a cut-off upload never looks complete and
+ * an overwritten file stays intact until its replacement is whole; `resume` keeps a cut-off upload
+ * as `<name>.partial` for a later resume; `direct` writes in place (the transfer log still says
+ * `incomplete`). SFTP handles always write in place: SFTP is random access and clients resume an
+ * upload by its final name (`reput`).
+ */
+export const UPLOAD_MODES = ['atomic', 'resume', 'direct'] as const;
+export type UploadMode = (typeof UPLOAD_MODES)[number];
+export const DEFAULT_UPLOAD_MODE: UploadMode = 'atomic';
+
 export interface Site {
   readonly id: string;
   readonly name: string;
@@ -34,4 +47,6 @@ export interface Site {
   readonly greeting: string;
   /** SSH pre-auth banner; `{{variables}}` expanded per connection; empty: none. */
   readonly banner: string;
+  /** Absent: DEFAULT_UPLOAD_MODE (configs written before the setting existed stay valid). */
+  readonly uploadMode?: UploadMode;
 }

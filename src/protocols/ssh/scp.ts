@@ -131,7 +131,8 @@ async function warn(ctx: Context, path: string, error: unknown): Promise<void> {
 async function receiveFile(ctx: Context, path: string, record: { size: number }, times: Times | undefined): Promise<void> {
   let target: Writable;
   try {
-    target = await ctx.session.openWrite(path, { truncate: true });
+    // The announced size lets the session tell a complete upload from one cut short.
+    target = await ctx.session.openWrite(path, { truncate: true, size: record.size });
   } catch (error) {
     return warn(ctx, path, error); // the client skips the data on a warning
   }

@@ -30,6 +30,7 @@ export const STATUS_BY_KIND: Readonly<Record<ErrorKind, StatusRow>> = Object.fre
   'no-space': { code: FX.FAILURE, fallback: 'No space left on the server storage' },
   unsupported: { code: FX.OP_UNSUPPORTED, fallback: 'Operation not supported by this storage' },
   io: { code: FX.FAILURE, fallback: 'The storage reported an error' },
+  incomplete: { code: FX.FAILURE, fallback: 'The transfer ended before all its data arrived' },
 });
 
 export const INTERNAL_ERROR_MESSAGE = 'Internal server error; the server log has the details';

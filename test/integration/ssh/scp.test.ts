@@ -127,19 +127,51 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     assert.ok(!names.some((name) => name.startsWith('bad')), `no file was created: ${names.join(', ')}`);
   });
 
-  it('aborts an upload whose data stops short, and logs it as failed', async () => {
+  it('aborts an upload whose data stops short, and logs it as incomplete', async () => {
     const out = await execWithInput(h, 'scp -t /', 'C0644 100 short.txt\n0123456789');
     assert.match(out.stdout, /\x02scp: connection ended inside file data/);
-    const record = h.records.find((r) => r.operation === 'upload' && r.path === '/short.txt');
-    assert.ok(record, 'the aborted upload is in the transfer log');
-    assert.notEqual(record.status, 'ok');
+    const record = await uploadRecord(h, '/short.txt');
+    assert.equal(record.status, 'incomplete');
     assert.equal(record.bytes, 10);
+    await assert.rejects(stat(path.join(h.homeDir, 'short.txt')), 'the cut-off upload is not left under its name');
   });
 
   it('ignores shell syntax in the command: no command runs, the name is literal', async () => {
     const out = await execWithInput(h, 'scp -f "/tree/$(touch /tmp/ferry-pwned)"', '\0');
     assert.match(out.stdout, /scp: \/tree\/\$\(touch \/tmp\/ferry-pwned\): /);
     await assert.rejects(stat('/tmp/ferry-pwned'));
+  });
+});
+
+/** The upload's transfer-log line, which is written once a cut-off upload was cleaned up. */
+async function uploadRecord(h: Harness, file: string) {
+  for (let i = 0; i < 100; i++) {
+    const record = h.records.find((r) => r.operation === 'upload' && r.path === file);
+    if (record) return record;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no upload line for ${file}`);
+}
+
+describe('SCP uploads cut short under each site upload mode', () => {
+  const cutShort = (h: Harness) => execWithInput(h, 'scp -t /', 'C0644 5 cut.txt\nabc');
+
+  it('resume keeps what arrived as <name>.partial, never under the final name', async (t) => {
+    const h = await startHarness({ site: { uploadMode: 'resume' } });
+    t.after(() => h.stop());
+    await cutShort(h);
+    assert.equal((await uploadRecord(h, '/cut.txt')).status, 'incomplete');
+    assert.equal(await readFile(path.join(h.homeDir, 'cut.txt.partial'), 'utf8'), 'abc');
+    await assert.rejects(stat(path.join(h.homeDir, 'cut.txt')));
+  });
+
+  it('direct writes in place and still logs the upload incomplete', async (t) => {
+    const h = await startHarness({ site: { uploadMode: 'direct' } });
+    t.after(() => h.stop());
+    await cutShort(h);
+    assert.equal((await uploadRecord(h, '/cut.txt')).status, 'incomplete');
+    assert.equal(await readFile(path.join(h.homeDir, 'cut.txt'), 'utf8'), 'abc');
+    assert.deepEqual(await readdir(h.homeDir), ['cut.txt']);
   });
 });
 

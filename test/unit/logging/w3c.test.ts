@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -57,4 +57,31 @@ test('each site gets its own file per UTC day, each starting with the W3C direct
   assert.match(first[4] ?? '', / upload \/in\/report\.csv /);
   assert.match(readFileSync(path.join(dir, 'default', 'ex20260305.log'), 'utf8'), / download /);
   assert.match(readFileSync(path.join(dir, 'partners', 'ex20260304.log'), 'utf8'), / bob /);
+});
+
+test('a transfer still open in the journal when the process died is logged incomplete at the next open, once', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-w3c-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const journal = path.join(dir, 'open-transfers.journal');
+  const { bytes: _b, durationMs: _d, status: _s, ...opened } = record();
+  const crashed = openW3cTransferLog({ dir, software: 'Ferry test', journal });
+  assert.equal(crashed.recovered, 0);
+  crashed.begin!({ ...opened, path: '/cut-off.bin' });
+  const finished = crashed.begin!({ ...opened, path: '/finished.bin' });
+  crashed.write(record({ path: '/finished.bin' }));
+  finished();
+  // As SIGKILL leaves it: no close, and a last line torn in the middle.
+  appendFileSync(journal, '+zz {"time":"2026-');
+
+  const next = openW3cTransferLog({ dir, software: 'Ferry test', journal });
+  assert.equal(next.recovered, 1);
+  await next.close();
+  const again = openW3cTransferLog({ dir, software: 'Ferry test', journal });
+  assert.equal(again.recovered, 0, 'recovered lines are not logged twice');
+  await again.close();
+  const lines = readFileSync(path.join(dir, 'default', 'ex20260304.log'), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  assert.deepEqual(
+    lines.map((l) => l.split(' ').slice(8).join(' ')),
+    ['/finished.bin - 1234 1.500 ok', '/cut-off.bin - - - incomplete'],
+  );
 });

@@ -2,13 +2,24 @@
 // transfer log's byte counts for completed and aborted transfers.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
+import type { TransferRecord } from '../../../src/logging/transfer-log.ts';
 import { createSessionFixture } from '../../helpers/session-fixture.ts';
+
+/** The upload's line: written once the stream closed and an unfinished upload was cleaned up. */
+async function uploadRecord(records: readonly TransferRecord[]): Promise<TransferRecord> {
+  for (let i = 0; i < 200; i++) {
+    const record = records.find((r) => r.operation === 'upload');
+    if (record) return record;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('no upload line in the transfer log');
+}
 
 describe('whole-stream transfers', () => {
   it('resumes a download at an offset and a bounded length', async (t) => {
@@ -38,17 +49,44 @@ describe('whole-stream transfers', () => {
     await assert.rejects(fx.session.openWrite('/'), { kind: 'is-a-directory' });
   });
 
-  it('logs an aborted upload as failed with the bytes that arrived', async (t) => {
+  it('logs a failed upload with the bytes that arrived and leaves nothing under its name', async (t) => {
     const fx = await createSessionFixture();
     t.after(fx.cleanup);
     const upload = await fx.session.openWrite('/partial');
     upload.write(Buffer.alloc(1000));
     await new Promise((resolve) => setImmediate(resolve));
-    upload.destroy(new Error('client went away'));
-    await new Promise((resolve) => upload.on('close', resolve));
-    const record = fx.records.find((r) => r.operation === 'upload');
-    assert.equal(record?.status, 'io');
-    assert.equal(record?.bytes, 1000);
+    upload.destroy(new Error('storage went away'));
+    const record = await uploadRecord(fx.records);
+    assert.equal(record.status, 'io');
+    assert.equal(record.bytes, 1000);
+    assert.deepEqual(readdirSync(fx.homeDir), [], 'the temporary file of the atomic upload was removed');
+  });
+
+  it('stages a whole-file upload under a temporary name until it finishes, keeping the old content till then', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    writeFileSync(path.join(fx.homeDir, 'f'), 'old');
+    const upload = await fx.session.openWrite('/f', { truncate: true, size: 3 });
+    upload.write('new');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(readFileSync(path.join(fx.homeDir, 'f'), 'utf8'), 'old');
+    upload.end();
+    await finished(upload);
+    assert.equal(readFileSync(path.join(fx.homeDir, 'f'), 'utf8'), 'new');
+    assert.deepEqual(readdirSync(fx.homeDir), ['f']);
+    assert.equal((await uploadRecord(fx.records)).status, 'ok');
+  });
+
+  it('refuses to complete an upload shorter than announced', async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const upload = await fx.session.openWrite('/short', { size: 5 });
+    upload.end('abc');
+    await assert.rejects(finished(upload), { kind: 'incomplete' });
+    const record = await uploadRecord(fx.records);
+    assert.equal(record.status, 'incomplete');
+    assert.equal(record.bytes, 3);
+    assert.deepEqual(readdirSync(fx.homeDir), []);
   });
 
   it('computes checksums of whole files and ranges', async (t) => {

@@ -122,8 +122,9 @@ export function serialize<T>(handle: Handle, task: () => Promise<T>): Promise<T>
   return run;
 }
 
-export async function closeHandle(handle: Handle): Promise<void> {
-  if (handle.kind === 'file') await handle.file.close();
+/** `abandoned`: the channel ended with the handle open, so its transfer did not complete. */
+export async function closeHandle(handle: Handle, how: 'closed' | 'abandoned' = 'closed'): Promise<void> {
+  if (handle.kind === 'file') await (how === 'closed' ? handle.file.close() : handle.file.abandon());
   else await handle.entries.return?.();
 }
 

@@ -237,7 +237,7 @@ export class SftpServer {
     const s = this.#stream;
     s.off('data', this.#onData);
     const closing = this.#ctx.handles.drain().map((handle) =>
-      serialize(handle, () => closeHandle(handle)).catch((error: unknown) =>
+      serialize(handle, () => closeHandle(handle, 'abandoned')).catch((error: unknown) =>
         this.#log.warn({ err: error, path: handle.path }, 'closing an sftp handle at channel end failed'),
       ),
     );

@@ -131,6 +131,10 @@ export class MemorySession implements Session {
         if (!closed) this.closedFiles++;
         closed = true;
       },
+      abandon: async () => {
+        if (!closed) this.closedFiles++;
+        closed = true;
+      },
     };
   }
 
