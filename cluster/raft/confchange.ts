@@ -94,6 +94,15 @@ export class ConfigLog {
     return last === undefined ? this.#base.index : last.index;
   }
 
+  /** The configuration in force once the log up to `index` is applied (the committed one, given the commit index). */
+  at(index: number): ConfState {
+    for (let i = this.#changes.length - 1; i >= 0; i--) {
+      const change = this.#changes[i] as { index: number; confState: ConfState };
+      if (change.index <= index) return change.confState;
+    }
+    return this.#base.confState;
+  }
+
   /** Forgets configurations from entries at or after `index` (they were truncated). */
   truncateFrom(index: number): boolean {
     let n = this.#changes.length;

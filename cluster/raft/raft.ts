@@ -134,6 +134,16 @@ export class Raft {
     // A snapshot is committed by definition: a commit below it (say, a crash between writing
     // the snapshot and the hard state) is raised to it rather than refused.
     this.log.committed = Math.max(hs.commit, this.log.committed);
+    // A crash may fall between a Ready's entries and its hard state when a storage writes
+    // them separately, leaving entries of a term the hard state never reached. Their leader
+    // held that term, so adopting it (with no vote cast in it) is safe and keeps the core's
+    // invariant that no entry's term exceeds the node's.
+    const logTerm = this.log.lastTerm();
+    if (logTerm > hs.term) {
+      this.term = logTerm;
+      this.vote = none;
+      return;
+    }
     this.term = hs.term;
     this.vote = hs.vote;
   }
@@ -154,8 +164,15 @@ export class Raft {
     this.msgs.push(m);
   }
 
+  /**
+   * Whether this node may campaign: it is a voter in the configuration in force (the newest
+   * in its log) or in the committed one. The second case is the removed leader of thesis
+   * §4.2.2: a node whose uncommitted self-removal is in its log only must still campaign, or
+   * the voters of the committed configuration, who need its vote, can never elect anyone.
+   */
   promotable(): boolean {
-    return this.voters.includes(this.id) && this.log.unstableSnapshot() === undefined;
+    if (this.log.unstableSnapshot() !== undefined) return false;
+    return this.voters.includes(this.id) || this.configLog.at(this.log.committed).voters.includes(this.id);
   }
 
   // ---- role transitions -------------------------------------------------------------------
@@ -312,9 +329,11 @@ export class Raft {
   }
 
   #stepLowerTerm(m: Message): void {
-    if ((this.checkQuorum || this.preVote) && (m.type === 'heartbeat' || m.type === 'append')) {
-      // A stale leader (or one cut off while we moved on) learns our term and steps down;
-      // with CheckQuorum/PreVote it would otherwise never hear of the newer term.
+    if (m.type === 'heartbeat' || m.type === 'append' || m.type === 'snapshot') {
+      // A stale leader (or one cut off while we moved on) learns our term and steps down
+      // (paper §5.1: answer with the current term). Needed in every configuration: without
+      // PreVote/CheckQuorum a learner, which never campaigns, whose term ran ahead of the
+      // leader's would otherwise never be heard of again and stay stranded.
       this.send(message({ type: 'append-resp', to: m.from }));
     } else if (m.type === 'pre-vote') {
       this.send(message({ type: 'pre-vote-resp', to: m.from, term: this.term, reject: true }));

@@ -4,10 +4,25 @@
 //      proposeConfChange(), readIndex(), transferLeadership() on behalf of clients;
 //   2. when hasReady(), take ready() and handle it IN THIS ORDER:
 //      a. persist: snapshot (if any) first, then entries (replacing any conflicting suffix),
-//         then hardState, durably (fsync) when ready.mustSync;
-//      b. only then send ready.messages (PERSIST BEFORE SEND: a vote or an append
-//         acknowledgement must never leave the node before the state it promises is on disk,
-//         or a crash could make the node vote twice in a term or forget acknowledged entries);
+//         then hardState; durably (written and fsynced) when ready.mustSync. Writing all three
+//         as one atomic batch is the contract to aim for (cluster/storage's LevelStorage
+//         does); the core also accepts the states a crash between the parts leaves behind
+//         (entries without the hard state that came with them), so a storage that writes the
+//         parts separately stays correct;
+//      b. only then send ready.messages (PERSIST BEFORE SEND). What must be durable before
+//         they leave, because each message promises it:
+//           - a vote (vote-resp granting): the term and vote of hardState, or a crash lets the
+//             node vote twice in one term;
+//           - an append acknowledgement (append-resp): the entries up to the index it names,
+//             or the leader counts a copy toward commit that a power loss then erases;
+//           - a snapshot acknowledgement (the append-resp answering a snapshot): the snapshot,
+//             or the leader compacts past it and the node, after a power loss, comes back with
+//             its old log and commits an entry it had replaced;
+//           - the term of every message the node sends: hardState.term.
+//         mustSync is true exactly when any of these is in the Ready. A hardState that only
+//         moves commit need not be fsynced: commit is recomputed from the leader after a
+//         restart. A snapshot the application takes for compaction is its own write and
+//         must be durable before the log entries it replaces are dropped;
 //      c. install ready.snapshot in the application, then apply ready.committedEntries in
 //         order (skip 'normal' entries with empty data: leaders append one per term); a
 //         'conf-change' entry's data decodes with decodeConfChange() and its confState is the
@@ -41,7 +56,10 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** ReadIndex answers: serve each once the application has applied up to its index. */
   readonly readStates: readonly ReadState[];
-  /** Whether the persist step must be durable (fsync) before sending. */
+  /**
+   * Whether the persist step must be durable (fsync) before sending: new entries, a snapshot,
+   * or a new term or vote. Only a commit-index change may stay unsynced.
+   */
   readonly mustSync: boolean;
 }
 
@@ -198,7 +216,7 @@ export class RawNode {
       committedEntries,
       messages: r.msgs,
       readStates: r.readStates,
-      mustSync: entries.length > 0 || hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote,
+      mustSync: entries.length > 0 || snapshot !== undefined || hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote,
     };
     r.msgs = [];
     r.readStates = [];

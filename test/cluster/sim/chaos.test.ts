@@ -17,7 +17,7 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
   const failures: string[] = [];
   let committed = 0;
   let operations = 0;
-  const totals = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0 };
+  const totals = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0, powerLosses: 0, writesLost: 0 };
   for (const seed of seeds) {
     const r = runChaos({ seed, ...defaultChaos, rounds });
     committed += r.committed;
@@ -35,6 +35,7 @@ test(`${seeds.length} chaos schedules keep Raft safe, linearizable and live afte
   // The schedules must actually do work, or passing them proves nothing.
   assert.ok(committed >= seeds.length * 10, `only ${committed} entries committed over ${seeds.length} seeds`);
   assert.ok(operations >= seeds.length * 10, `only ${operations} client operations over ${seeds.length} seeds`);
+  console.log(`chaos totals over ${seeds.length} seeds: ${JSON.stringify(totals)}`);
   if (single === undefined) {
     for (const [what, n] of Object.entries(totals)) assert.ok(n >= seeds.length / 10, `only ${n} ${what} over ${seeds.length} seeds`);
   }

@@ -1,12 +1,16 @@
 // Seeded chaos schedules over the simulated cluster: partitions (symmetric and one-way),
-// crashes at any point of Ready handling and restarts, message loss, duplication, delay and
-// reordering, membership changes, leadership transfers, compaction, and key-value clients
-// whose history is checked for linearizability. Then every fault heals and the cluster must
-// elect a leader and commit within a bounded number of rounds (liveness).
+// process crashes and power losses (which drop what was not fsynced) at any point of Ready
+// handling, including between the writes of one Ready, and restarts; message loss,
+// duplication, delay and reordering; membership changes down to two voters, including a
+// leader removing itself and then being cut off or crashing; snapshots installed on lagging
+// followers followed by a power loss; leadership transfers, compaction, and key-value clients
+// whose history is checked for linearizability. Some rounds after every membership change, and
+// at the end, every fault heals and the cluster must elect a leader and commit within a
+// bounded number of rounds (liveness), then chaos resumes.
 // Everything derives from the seed: a failure replays exactly from it.
 import type { NodeId } from '../../../cluster/raft/index.ts';
 import { SimCluster } from './cluster.ts';
-import type { SimNode, SimOptions } from './cluster.ts';
+import type { CrashPoint, SimNode, SimOptions } from './cluster.ts';
 import { encodeCommand } from './kv.ts';
 import type { KvCommand } from './kv.ts';
 import { HistoryRecorder, checkLinearizable } from './linearizability.ts';
@@ -84,6 +88,14 @@ export class ChaosRun {
   readonly clients: Client[] = [];
   #time = 0;
   #nextOp = 1;
+  /** Round at which the pending mid-run liveness check (after a membership change) runs. */
+  #livenessDue: number | undefined;
+  #livenessChecks = 0;
+  #livenessWrites = 0;
+  /** Nodes to power back on, with the round they come back. */
+  #reboots = new Map<NodeId, number>();
+  /** While a liveness check runs, no new faults. */
+  #healing = false;
 
   constructor(o: ChaosOptions) {
     this.o = o;
@@ -94,6 +106,7 @@ export class ChaosRun {
       onApplied: (node, cmd) => this.#onApplied(node, cmd),
       onRead: (node, context) => this.#onRead(node, context),
       onCrash: (node) => this.#onCrash(node),
+      onSnapshotInstalled: (node) => this.#onSnapshotInstalled(node),
     };
   }
 
@@ -114,12 +127,17 @@ export class ChaosRun {
     let lin: CheckResult | undefined;
     try {
       this.#setWeather();
-      for (let i = 0; i < this.o.rounds; i++) {
+      for (let i = 0; i < this.o.rounds && failure === undefined; i++) {
         this.#maybeFault();
         this.#drive();
         this.c.tickRound();
+        if (this.#livenessDue !== undefined && this.c.round >= this.#livenessDue) {
+          this.#livenessDue = undefined;
+          failure = this.#checkLiveness(`after a membership change (check ${++this.#livenessChecks})`);
+          this.#setWeather();
+        }
       }
-      failure = this.#checkLiveness();
+      failure ??= this.#checkLiveness('after healing');
       if (failure === undefined && this.o.clients > 0) {
         lin = checkLinearizable(this.history.history(), { timeoutSteps: 2_000_000 });
         if (lin.ok === false) failure = `linearizability: ${lin.explanation}`;
@@ -153,14 +171,19 @@ export class ChaosRun {
   }
 
   #maybeFault(): void {
-    const r = this.#rand();
     const c = this.c;
+    for (const [id, round] of this.#reboots) {
+      if (c.round < round) continue;
+      this.#reboots.delete(id);
+      c.restart(id);
+    }
+    const r = this.#rand();
     if (r < 0.01) c.net.partition(this.#randomSide(), allIds);
     else if (r < 0.015) this.#isolateLeader();
     else if (r < 0.025) c.net.cut(this.#pick(allIds), this.#pick(allIds));
     else if (r < 0.045) c.net.heal();
-    else if (r < 0.052) c.crash(this.#pick(allIds));
-    else if (r < 0.058) c.crashPoint.set(this.#pick(allIds), this.#rand() < 0.5 ? 'before-persist' : 'before-send');
+    else if (r < 0.052) c.crash(this.#pick(allIds), { powerLoss: this.#rand() < 0.4 });
+    else if (r < 0.058) c.crashPoint.set(this.#pick(allIds), this.#crashPoint());
     else if (r < 0.09) {
       for (const id of allIds) if (!c.isUp(id) && this.#rand() < 0.6) c.restart(id);
     } else if (r < 0.12 && this.o.membership) this.#changeMembership();
@@ -181,17 +204,53 @@ export class ChaosRun {
     return side.length === 0 ? [this.#pick(allIds)] : side;
   }
 
+  #crashPoint(): CrashPoint {
+    const r = this.#rand();
+    return { at: r < 0.33 ? 'before-persist' : r < 0.66 ? 'mid-persist' : 'before-send', powerLoss: this.#rand() < 0.4 };
+  }
+
   #changeMembership(): void {
-    const l = this.c.leader();
+    const c = this.c;
+    const l = c.leader();
     if (l === undefined) return;
-    const { voters, learners } = this.c.raft(l).status().config;
+    const { voters, learners } = c.raft(l).status().config;
     const outside = allIds.filter((id) => !voters.includes(id) && !learners.includes(id));
     const r = this.#rand();
-    if (r < 0.35 && outside.length > 0) this.c.proposeConfChange(l, { type: 'add-learner', nodeId: this.#pick(outside) });
-    else if (r < 0.7 && learners.length > 0) this.c.proposeConfChange(l, { type: 'add-voter', nodeId: this.#pick(learners) });
-    else if (r < 0.85 && voters.length > 3) this.c.proposeConfChange(l, { type: 'remove-node', nodeId: this.#pick(voters) });
-    else if (learners.length > 0) this.c.proposeConfChange(l, { type: 'remove-node', nodeId: this.#pick(learners) });
-    else if (outside.length > 0 && voters.length < 5) this.c.proposeConfChange(l, { type: 'add-voter', nodeId: this.#pick(outside) });
+    let proposed = false;
+    if (r < 0.3 && outside.length > 0) proposed = c.proposeConfChange(l, { type: 'add-learner', nodeId: this.#pick(outside) });
+    else if (r < 0.6 && learners.length > 0) proposed = c.proposeConfChange(l, { type: 'add-voter', nodeId: this.#pick(learners) });
+    else if (r < 0.72 && voters.length > 2) proposed = c.proposeConfChange(l, { type: 'remove-node', nodeId: this.#pick(voters) });
+    else if (r < 0.85 && voters.length > 1) proposed = this.#removeLeader(l);
+    else if (learners.length > 0) proposed = c.proposeConfChange(l, { type: 'remove-node', nodeId: this.#pick(learners) });
+    else if (outside.length > 0 && voters.length < 5) proposed = c.proposeConfChange(l, { type: 'add-voter', nodeId: this.#pick(outside) });
+    // Every change must leave a cluster that can still elect and commit: check that soon,
+    // with the change committed or not, before the next change can hide a deadlock.
+    if (proposed) this.#livenessDue ??= c.round + 10 + Math.floor(this.#rand() * 40);
+  }
+
+  /**
+   * The leader removes itself (thesis §4.2.2), and often loses the entry's only copy's
+   * audience at once: it crashes before sending it (perhaps losing power too) or is cut off.
+   */
+  #removeLeader(l: NodeId): boolean {
+    const c = this.c;
+    const r = this.#rand();
+    if (r < 0.3) c.crashPoint.set(l, { at: 'before-send', powerLoss: this.#rand() < 0.3 });
+    const proposed = c.proposeConfChange(l, { type: 'remove-node', nodeId: l });
+    c.crashPoint.delete(l);
+    if (r >= 0.3 && r < 0.6) c.net.isolate(l, allIds);
+    if (!c.isUp(l)) this.#reboots.set(l, c.round + 1 + Math.floor(this.#rand() * 10));
+    return proposed;
+  }
+
+  /**
+   * A follower that just installed a snapshot loses power before anything else makes its disk
+   * durable (the window in which an unsynced snapshot would be acknowledged and lost).
+   */
+  #onSnapshotInstalled(node: SimNode): void {
+    if (this.#healing || this.#rand() >= 0.3) return;
+    this.c.crashPoint.set(node.id, { at: 'before-persist', powerLoss: true });
+    this.#reboots.set(node.id, this.c.round + 1 + Math.floor(this.#rand() * 5));
   }
 
   #transfer(): void {
@@ -273,38 +332,46 @@ export class ChaosRun {
 
   // ---- liveness ---------------------------------------------------------------------------
 
-  #checkLiveness(): string | undefined {
+  #checkLiveness(when: string): string | undefined {
+    this.#healing = true;
+    try {
+      return this.#awaitLiveness(when);
+    } finally {
+      this.#healing = false;
+    }
+  }
+
+  #awaitLiveness(when: string): string | undefined {
     const c = this.c;
     for (const client of this.clients) this.#giveUp(client);
     c.net.heal();
     c.net.faults = { ...calm };
     c.crashPoint.clear();
+    this.#reboots.clear();
     for (const id of allIds) c.restart(id);
     // A marker write must reach every member of the final configuration. A leader elected
     // just before healing may still lose its office (and the marker) to a better-placed node,
     // so the write is retried under each new leader, all within one bound.
     const deadline = c.round + this.o.livenessRounds;
-    const value = `after-heal-${this.o.seed}`;
-    let attempt = 0;
+    const value = `${when}-${this.o.seed}`;
     let proposedTo: NodeId | undefined;
     let proposedAt = 0;
     while (c.round < deadline) {
       const leader = c.waitForStableLeader(deadline - c.round);
-      if (leader === undefined) return `liveness: no stable leader within ${this.o.livenessRounds} rounds after healing`;
+      if (leader === undefined) return `liveness: no stable leader within ${this.o.livenessRounds} rounds ${when}`;
       const st = c.raft(leader).status();
       const members = [...st.config.voters, ...st.config.learners];
       if (members.every((id) => c.node(id).kv.map.get('liveness') === value)) return undefined;
       if (proposedTo !== leader || c.round - proposedAt > 30) {
-        attempt++;
-        c.propose(leader, encodeCommand({ id: -attempt, kind: 'put', key: 'liveness', value }));
+        // Negative ids never collide with the clients'; each attempt of each check is new.
+        c.propose(leader, encodeCommand({ id: -++this.#livenessWrites, kind: 'put', key: 'liveness', value }));
         proposedTo = leader;
         proposedAt = c.round;
       }
       c.tickRound();
     }
     const lag = allIds.map((id) => `${id}@${c.node(id).applied}`).join(' ');
-    return `liveness: no write committed on every member within ${this.o.livenessRounds} rounds after healing (${lag})`;
-    return undefined;
+    return `liveness: no write committed on every member within ${this.o.livenessRounds} rounds ${when} (${lag})`;
   }
 }
 

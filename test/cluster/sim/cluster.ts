@@ -1,10 +1,13 @@
-// A deterministic in-memory Raft cluster: N RawNodes, each with a MemoryStorage that plays the
-// role of its disk (it survives a crash; everything else is lost), a key-value state machine,
-// and one simulated network. Time advances in rounds: every live node ticks once, then the
-// messages due are delivered. Each node's Ready is handled exactly as cluster/replica must:
-// persist, then send, then apply, then advance. The safety checker sees every step.
-import { MemoryStorage, RawNode, decodeConfChange, seededRandom } from '../../../cluster/raft/index.ts';
-import type { ConfChange, ConfState, Entry, Message, NodeId, RaftConfig, Ready } from '../../../cluster/raft/index.ts';
+// A deterministic in-memory Raft cluster: N RawNodes, each on a simulated disk (disk.ts: what
+// was written survives a process crash, only what was fsynced survives a power loss), a
+// key-value state machine, and one simulated network. Time advances in rounds: every live node
+// ticks once, then the messages due are delivered. Each node's Ready is handled exactly as
+// cluster/replica must: persist (each part a separate write, fsynced when mustSync), then
+// send, then apply, then advance; a crash may fall between any two of those writes. The
+// safety checker sees every step.
+import { RawNode, decodeConfChange, seededRandom } from '../../../cluster/raft/index.ts';
+import type { ConfChange, ConfState, Entry, MemoryStorage, Message, NodeId, RaftConfig, Ready } from '../../../cluster/raft/index.ts';
+import { SimDisk } from './disk.ts';
 import { KvStore } from './kv.ts';
 import type { KvCommand } from './kv.ts';
 import { Network } from './network.ts';
@@ -30,6 +33,8 @@ export interface SimOptions {
 
 export interface SimNode {
   readonly id: NodeId;
+  readonly disk: SimDisk;
+  /** What the node reads back from its disk. */
   readonly storage: MemoryStorage;
   raft: RawNode | undefined;
   kv: KvStore;
@@ -46,6 +51,19 @@ export interface SimHooks {
   onApplied?(node: SimNode, cmd: KvCommand): void;
   onRead?(node: SimNode, context: string): void;
   onCrash?(node: SimNode): void;
+  /** After a node's application installed a snapshot from the leader. */
+  onSnapshotInstalled?(node: SimNode): void;
+}
+
+/**
+ * Where the next Ready of a node is cut short. 'mid-persist' crashes after some but not all of
+ * its writes; with powerLoss, the writes not yet fsynced are lost too (all or a prefix).
+ */
+export interface CrashPoint {
+  at: 'before-persist' | 'mid-persist' | 'before-send';
+  powerLoss: boolean;
+  /** With powerLoss: how many unsynced writes survive (default: a random number of them). */
+  keep?: number;
 }
 
 export class SimCluster {
@@ -57,9 +75,9 @@ export class SimCluster {
   hooks: SimHooks = {};
   round = 0;
   /** What the run exercised, so tests can tell a busy schedule from an idle one. */
-  readonly stats = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0 };
-  /** Ready-handling crash point for the next Ready of a node (set by chaos). */
-  crashPoint = new Map<NodeId, 'before-persist' | 'before-send'>();
+  readonly stats = { snapshotsInstalled: 0, confChangesApplied: 0, readsServed: 0, crashes: 0, powerLosses: 0, writesLost: 0 };
+  /** Ready-handling crash point for the next Ready of a node (set by chaos and scripts). */
+  crashPoint = new Map<NodeId, CrashPoint>();
   #restarts = 0;
 
   constructor(options: SimOptions) {
@@ -79,8 +97,9 @@ export class SimCluster {
     this.net = new Network(r.next);
     for (const id of options.ids) {
       const confState: ConfState = options.voters.includes(id) ? { voters: [...options.voters].sort(), learners: [] } : { voters: [], learners: [] };
+      const disk = new SimDisk(confState);
       const node: SimNode = {
-        id, storage: new MemoryStorage(confState), raft: undefined, kv: new KvStore(), applied: 0, confState, reads: [], appliedLog: [],
+        id, disk, get storage() { return disk.storage; }, raft: undefined, kv: new KvStore(), applied: 0, confState, reads: [], appliedLog: [],
       };
       this.nodes.set(id, node);
       this.#start(node);
@@ -129,11 +148,23 @@ export class SimCluster {
     node.raft = new RawNode(this.#config(node));
   }
 
-  crash(id: NodeId): void {
+  /**
+   * The node's process dies: what it wrote stays on disk. With powerLoss the machine loses
+   * power too: of the writes not fsynced, only a prefix of random length survives (`keep`
+   * fixes that length, for scripted scenarios).
+   */
+  crash(id: NodeId, options: { powerLoss?: boolean; keep?: number | undefined } = {}): void {
     const node = this.node(id);
     if (node.raft === undefined) return;
     node.raft = undefined;
     this.stats.crashes++;
+    if (options.powerLoss === true) {
+      const unsynced = node.disk.unsynced;
+      const lostBefore = node.disk.lost;
+      node.disk.powerLoss(options.keep ?? Math.floor(this.rand() * (unsynced + 1)));
+      this.stats.powerLosses++;
+      this.stats.writesLost += node.disk.lost - lostBefore;
+    }
     this.hooks.onCrash?.(node);
   }
 
@@ -160,21 +191,26 @@ export class SimCluster {
 
   #handleReady(node: SimNode, raft: RawNode, rd: Ready): void {
     const crash = this.crashPoint.get(node.id);
-    if (crash === 'before-persist') {
-      this.crashPoint.delete(node.id);
-      this.crash(node.id);
-      return;
+    if (crash !== undefined) this.crashPoint.delete(node.id);
+    const down = (): void => this.crash(node.id, { powerLoss: crash?.powerLoss === true, keep: crash?.keep });
+    // The documented order; each part is its own write, so a crash can fall between them.
+    const d = node.disk;
+    const writes: (() => void)[] = [];
+    const snapshot = rd.snapshot;
+    if (snapshot !== undefined) writes.push(() => d.applySnapshot(snapshot));
+    if (rd.entries.length > 0) writes.push(() => d.append(rd.entries));
+    const hardState = rd.hardState;
+    if (hardState !== undefined) writes.push(() => d.setHardState(hardState));
+    if (crash?.at === 'before-persist') return down();
+    if (crash?.at === 'mid-persist' && writes.length > 0) {
+      const done = Math.floor(this.rand() * writes.length);
+      for (const w of writes.slice(0, done)) w();
+      return down();
     }
-    const s = node.storage;
-    if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) s.append(rd.entries);
-    if (rd.hardState !== undefined) s.setHardState(rd.hardState);
+    for (const w of writes) w();
+    if (rd.mustSync) d.sync();
     this.safety.onPersisted(node.id, rd, raft);
-    if (crash === 'before-send') {
-      this.crashPoint.delete(node.id);
-      this.crash(node.id);
-      return;
-    }
+    if (crash !== undefined) return down();
     for (const m of rd.messages) this.net.send(m, this.round);
     if (rd.snapshot !== undefined) this.#installSnapshot(node, rd);
     for (const e of rd.committedEntries) this.#apply(node, e);
@@ -192,6 +228,7 @@ export class SimCluster {
     node.confState = snap.metadata.confState;
     this.safety.onSnapshotInstalled(node.id, snap.metadata.index, snap.metadata.term);
     this.stats.snapshotsInstalled++;
+    this.hooks.onSnapshotInstalled?.(node);
   }
 
   #apply(node: SimNode, e: Entry): void {
@@ -227,9 +264,17 @@ export class SimCluster {
     if (every === 0) return;
     const snapIndex = node.storage.snapshot().metadata.index;
     if (node.applied - snapIndex < every) return;
-    node.storage.createSnapshot(node.applied, node.confState, node.kv.serialize());
-    const compactTo = node.applied - this.opts.compactionMargin;
-    if (compactTo > node.storage.firstIndex()) node.storage.compact(compactTo);
+    this.snapshotNow(node.id);
+  }
+
+  /** The application snapshots its state at its applied index and compacts behind it. */
+  snapshotNow(id: NodeId, margin = this.opts.compactionMargin): void {
+    const node = this.node(id);
+    node.disk.createSnapshot(node.applied, node.confState, node.kv.serialize());
+    const compactTo = node.applied - margin;
+    if (compactTo > node.storage.firstIndex()) node.disk.compact(compactTo);
+    // The snapshot replaces log entries: it must be durable before they are gone.
+    node.disk.sync();
   }
 
   /** Delivers one message if the network lets it pass and the target is up. */
