@@ -128,7 +128,7 @@ async function warn(ctx: Context, path: string, error: unknown): Promise<void> {
 
 // ---- sink: the client uploads (`scp -t`) ----
 
-async function receiveFile(ctx: Context, path: string, record: { size: number }, times: Times | undefined): Promise<void> {
+async function receiveFile(ctx: Context, path: string, record: { size: number; mode: number }, times: Times | undefined): Promise<void> {
   let target: Writable;
   try {
     // The announced size lets the session tell a complete upload from one cut short.
@@ -157,7 +157,7 @@ async function receiveFile(ctx: Context, path: string, record: { size: number },
   // A failed or aborted file is not committed as if it were complete.
   if (failure !== undefined) target.destroy();
   else await finishWrite(target).catch((error: unknown) => (failure ??= error));
-  if (failure === undefined && ctx.command.preserve) failure = await applyTimes(ctx, path, times);
+  if (failure === undefined && ctx.command.preserve) failure = await preserve(ctx, path, record.mode, times);
   if (failure !== undefined) return warn(ctx, path, failure);
   await writeAll(ctx.channel, OK);
 }
@@ -170,10 +170,14 @@ function finishWrite(stream: Writable): Promise<void> {
   });
 }
 
-/** Sets times from a T record (-p); returns the error instead of throwing. */
-async function applyTimes(ctx: Context, path: string, times: Times | undefined): Promise<unknown> {
+/**
+ * `-p`: the mode of the C/D record and the times of the T record before it, through the same
+ * Session.setStat (and permission) as an SFTP setstat. Without -p the storage decides modes, as
+ * for an SFTP upload without -p. Returns the error instead of throwing.
+ */
+async function preserve(ctx: Context, path: string, mode: number, times: Times | undefined): Promise<unknown> {
   try {
-    if (times) await ctx.session.setStat(path, { mtimeMs: times.mtimeMs, atimeMs: times.atimeMs });
+    await ctx.session.setStat(path, { mode, ...(times ? { mtimeMs: times.mtimeMs, atimeMs: times.atimeMs } : {}) });
     return undefined;
   } catch (error) {
     return error;
@@ -204,8 +208,9 @@ async function sink(ctx: Context): Promise<void> {
   const target = ctx.command.paths[0]!;
   const targetIsDir = await isDirectory(ctx.session, target);
   if (ctx.command.targetIsDir && !targetIsDir) throw new ScpProtocolError(`${target}: not a directory`);
-  // Directory times are applied when the directory is left: writing its files changes them.
-  const stack: { path: string; times: Times | undefined }[] = [];
+  // A directory's mode and times are applied when it is left: writing its files changes its times,
+  // and a mode without write permission would refuse them.
+  const stack: { path: string; mode: number; times: Times | undefined }[] = [];
   let times: Times | undefined;
   await writeAll(ctx.channel, OK);
   for (;;) {
@@ -227,7 +232,7 @@ async function sink(ctx: Context): Promise<void> {
       case 'end': {
         const left = stack.pop();
         if (left === undefined) throw new ScpProtocolError('E record outside a directory');
-        const failure = ctx.command.preserve ? await applyTimes(ctx, left.path, left.times) : undefined;
+        const failure = ctx.command.preserve ? await preserve(ctx, left.path, left.mode, left.times) : undefined;
         if (failure !== undefined) await warn(ctx, left.path, failure);
         else await writeAll(ctx.channel, OK);
         break;
@@ -235,7 +240,7 @@ async function sink(ctx: Context): Promise<void> {
       case 'dir':
         if (!ctx.command.recursive) throw new ScpProtocolError('received directory without -r');
         if (stack.length >= MAX_DEPTH) throw new ScpProtocolError(`directories nested deeper than ${MAX_DEPTH}`);
-        if (await enterDirectory(ctx, pathOf(record.name))) stack.push({ path: pathOf(record.name), times });
+        if (await enterDirectory(ctx, pathOf(record.name))) stack.push({ path: pathOf(record.name), mode: record.mode, times });
         break;
       case 'file':
         await receiveFile(ctx, pathOf(record.name), record, times);

@@ -2,7 +2,7 @@
 // both ways, recursive and preserving times, refusals, and modern scp (which uses SFTP).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +51,24 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     assert.equal(result.code, 0, result.stderr);
     await assertSameTree(path.join(local, 'tree'), path.join(h.homeDir, 'tree'));
     assert.ok(h.records.some((r) => r.operation === 'upload' && r.protocol === 'ssh2_scp' && r.path === '/tree/sub/random.bin' && r.bytes === 3 * 1024 * 1024 + 17));
+  });
+
+  it('keeps file and directory modes with scp -O -p (0640 stays 0640), and the times', async () => {
+    const dir = path.join(local, 'moded');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'secret.txt'), 'for the group only\n');
+    await chmod(path.join(dir, 'secret.txt'), 0o640);
+    await chmod(dir, 0o750);
+    await utimes(path.join(dir, 'secret.txt'), OLD, OLD);
+    const one = await scp(['-O', '-p', path.join(dir, 'secret.txt'), 'alice@127.0.0.1:/secret.txt']);
+    assert.equal(one.code, 0, one.stderr);
+    const stored = await stat(path.join(h.homeDir, 'secret.txt'));
+    assert.equal((stored.mode & 0o777).toString(8), '640');
+    assert.equal(stored.mtime.getTime(), OLD.getTime());
+    const tree = await scp(['-O', '-r', '-p', dir, 'alice@127.0.0.1:/']);
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.equal(((await stat(path.join(h.homeDir, 'moded'))).mode & 0o777).toString(8), '750');
+    assert.equal(((await stat(path.join(h.homeDir, 'moded/secret.txt'))).mode & 0o777).toString(8), '640');
   });
 
   it('downloads a tree with scp -O -r -p: contents and times arrive intact', async () => {
@@ -190,6 +208,19 @@ describe('SCP refused by account settings and permissions', () => {
     const result = await uploadOneFileWithScpO(h, t);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /SCP is not enabled for this account/);
+  });
+
+  it('applies -p modes only with the permission an SFTP setstat needs', async (t) => {
+    const h = await startHarness({ permissions: ['dirList', 'fileGet', 'filePut', 'fileModify'] });
+    t.after(() => h.stop());
+    const local = await mkdtemp(path.join(tmpdir(), 'ferry-scp-'));
+    t.after(() => rm(local, { recursive: true, force: true }));
+    await writeFile(path.join(local, 'f'), 'x');
+    await chmod(path.join(local, 'f'), 0o600);
+    const result = await withPassword('scp', ['-O', '-p', '-P', String(h.port), ...h.sshOptions(['-o', 'LogLevel=error']), path.join(local, 'f'), 'alice@127.0.0.1:/f']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /scp: \/f: .*fileEditMetadata/);
+    assert.notEqual((await stat(path.join(h.homeDir, 'f'))).mode & 0o777, 0o600);
   });
 
   it('passes the session permission refusal through to the client', async (t) => {
