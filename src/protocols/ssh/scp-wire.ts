@@ -25,49 +25,85 @@ export interface ScpCommand {
   /** `-d`: the target must be a directory. */
   readonly targetIsDir: boolean;
   readonly paths: readonly string[];
+  /**
+   * Per path, its wildcard pattern when it holds unquoted wildcards (ShellWord.glob): a download
+   * expands it over the Session as the remote shell of OpenSSH's scp would. An upload target is
+   * always taken literally.
+   */
+  readonly globs: readonly (string | undefined)[];
 }
+
+export interface ShellWord {
+  /** The word as the program would receive it: quotes removed, nothing expanded. */
+  readonly text: string;
+  /**
+   * Present when the word holds an unquoted `*`, `?` or `[`, which a shell would expand: the
+   * word in glob syntax, every quoted or escaped character that is special to globs escaped
+   * with `\` (session/glob.ts reads it).
+   */
+  readonly glob?: string;
+}
+
+const GLOB_SPECIAL = '*?[]\\';
 
 /**
  * Splits a command line the way a POSIX shell would for plain words, quotes and backslashes,
- * and nothing else: no globbing, no variables, no command substitution (there is no shell).
+ * and nothing else: no variables, no command substitution (there is no shell). Which characters
+ * were quoted is kept, so that pathname expansion (done over the Session, not by a shell) sees
+ * `'f*'` and `f\*` as literal names and `f*` as a pattern.
  */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
+export function shellWords(line: string): ShellWord[] {
+  const words: ShellWord[] = [];
+  let word: { text: string; glob: string; wild: boolean } | undefined;
   let quote: '"' | "'" | undefined;
+  const add = (c: string, quoted: boolean): void => {
+    word ??= { text: '', glob: '', wild: false };
+    word.text += c;
+    word.glob += quoted && GLOB_SPECIAL.includes(c) ? `\\${c}` : c;
+    if (!quoted && '*?['.includes(c)) word.wild = true;
+  };
+  const end = (): void => {
+    if (word) words.push(word.wild ? { text: word.text, glob: word.glob } : { text: word.text });
+    word = undefined;
+  };
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quote === "'") {
       if (c === "'") quote = undefined;
-      else word = (word ?? '') + c;
+      else add(c, true);
     } else if (quote === '"') {
       // Inside double quotes a backslash escapes only $ ` " and itself.
       if (c === '"') quote = undefined;
-      else if (c === '\\' && '$`"\\'.includes(line[i + 1] ?? 'x')) word = (word ?? '') + line[++i]!;
-      else word = (word ?? '') + c;
+      else if (c === '\\' && '$`"\\'.includes(line[i + 1] ?? 'x')) add(line[++i]!, true);
+      else add(c, true);
     } else if (c === '\\') {
       if (i + 1 >= line.length) throw new ScpProtocolError('command ends with a backslash');
-      word = (word ?? '') + line[++i];
+      add(line[++i]!, true);
     } else if (c === '"' || c === "'") {
       quote = c;
-      word ??= '';
+      word ??= { text: '', glob: '', wild: false };
     } else if (c === ' ' || c === '\t') {
-      if (word !== undefined) words.push(word);
-      word = undefined;
+      end();
     } else {
-      word = (word ?? '') + c;
+      add(c, false);
     }
   }
   if (quote) throw new ScpProtocolError('unterminated quote in command');
-  if (word !== undefined) words.push(word);
+  end();
   return words;
+}
+
+/** The words of a command line, quotes removed (see shellWords). */
+export function splitWords(line: string): string[] {
+  return shellWords(line).map((word) => word.text);
 }
 
 /** Parses `scp [-r] [-p] [-d] [-v] -t|-f [--] path...`; anything else is not SCP. */
 export function parseScpCommand(command: string): ScpCommand {
   if (command.length > MAX_RECORD_LENGTH) throw new ScpProtocolError('command line too long');
   if (/[\0\r\n]/.test(command)) throw new ScpProtocolError('control characters in command line');
-  const words = splitWords(command);
+  const shell = shellWords(command);
+  const words = shell.map((word) => word.text);
   if (words[0] !== 'scp') throw new ScpProtocolError('not an scp command');
   let mode: ScpCommand['mode'] | undefined;
   let recursive = false;
@@ -92,10 +128,14 @@ export function parseScpCommand(command: string): ScpCommand {
   }
   if (!mode) throw new ScpProtocolError('scp needs -t (upload) or -f (download)');
   const paths = words.slice(i).map((p) => (p === '' ? '.' : p));
-  if (paths.length === 0) paths.push('.');
+  const globs = mode === 'source' ? shell.slice(i).map((word) => word.glob) : paths.map(() => undefined);
+  if (paths.length === 0) {
+    paths.push('.');
+    globs.push(undefined);
+  }
   if (mode === 'sink' && paths.length !== 1) throw new ScpProtocolError('upload takes exactly one target');
   for (const path of paths) if (path.length > 4096 || path.includes('\0')) throw new ScpProtocolError('invalid path');
-  return { mode, recursive, preserve, targetIsDir, paths };
+  return { mode, recursive, preserve, targetIsDir, paths, globs };
 }
 
 export type ScpRecord =

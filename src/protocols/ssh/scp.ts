@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { isFerryError } from '../../session/errors.ts';
+import { expandGlob } from '../../session/glob.ts';
 import type { Session } from '../../session/types.ts';
 import type { ScpCommand } from './scp-wire.ts';
 import { MAX_DEPTH, MAX_RECORD_LENGTH, ScpProtocolError, formatEntry, formatStatus, formatTimes, parseRecord } from './scp-wire.ts';
@@ -322,10 +323,30 @@ async function sendPath(ctx: Context, path: string, depth: number): Promise<void
   await offer(ctx, 'E\n');
 }
 
+/**
+ * The paths a source argument names: a word with unquoted wildcards is expanded over the Session
+ * as OpenSSH's remote shell would (session/glob.ts); one that matches nothing stays as it is, so
+ * the client hears "no such file", as from a shell.
+ */
+async function expandSource(ctx: Context, path: string, glob: string | undefined): Promise<string[]> {
+  if (glob === undefined) return [path];
+  try {
+    const { paths, error } = await expandGlob(ctx.session, glob);
+    if (paths.length > 0) return paths;
+    if (error) await warn(ctx, path, error);
+    else return [path];
+  } catch (error) {
+    await warn(ctx, path, error);
+  }
+  return [];
+}
+
 async function source(ctx: Context): Promise<void> {
   const first = await ctx.reader.status();
   if (first.level !== 'ok') return;
-  for (const path of ctx.command.paths) await sendPath(ctx, path, 0);
+  for (const [index, path] of ctx.command.paths.entries()) {
+    for (const each of await expandSource(ctx, path, ctx.command.globs[index])) await sendPath(ctx, each, 0);
+  }
 }
 
 /**

@@ -111,6 +111,31 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     await assertSameTree(path.join(local, 'tree'), path.join(into, 'putty'));
   });
 
+  it('expands wildcards in a legacy scp -O download over the VFS, honouring quotes', async () => {
+    await mkdir(path.join(h.homeDir, 'globs/a'), { recursive: true });
+    for (const name of ['f1', 'f2', 'g1', '.fhidden', 'f*']) await writeFile(path.join(h.homeDir, 'globs/a', name), name);
+    const into = path.join(local, 'globbed');
+    await mkdir(into);
+    const result = await scp(['-O', 'alice@127.0.0.1:globs/a/f*', `${into}/`]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual((await readdir(into)).sort(), ['f*', 'f1', 'f2']);
+    // Quoted for the remote side, the star is a literal name, as with OpenSSH's remote shell.
+    const literal = path.join(local, 'literal');
+    await mkdir(literal);
+    // (-T: OpenSSH's client matches received names against the request as written, quotes
+    // included, and so refuses the unquoted name any shell sends back.)
+    const quoted = await scp(['-O', '-T', `alice@127.0.0.1:globs/a/'f*'`, `${literal}/`]);
+    assert.equal(quoted.code, 0, quoted.stderr);
+    assert.deepEqual(await readdir(literal), ['f*']);
+    const none = await scp(['-O', 'alice@127.0.0.1:globs/a/zz*', `${literal}/`]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /scp: globs\/a\/zz\*: no such file or directory/i);
+    // Confinement holds for patterns too: .. above the root stays at the user's root.
+    const above = await scp(['-O', 'alice@127.0.0.1:../../*/a/g*', `${literal}/`]);
+    assert.equal(above.code, 0, above.stderr);
+    assert.deepEqual((await readdir(literal)).sort(), ['f*', 'g1']);
+  });
+
   it('reports a missing file to the client and exits non-zero', async () => {
     const result = await scp(['-O', 'alice@127.0.0.1:/no-such-file', path.join(local, 'x')]);
     assert.notEqual(result.code, 0);

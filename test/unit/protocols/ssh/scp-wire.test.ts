@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ScpProtocolError, checkName, formatEntry, formatStatus, formatTimes, parseRecord, parseScpCommand, splitWords } from '../../../../src/protocols/ssh/scp-wire.ts';
+import { ScpProtocolError, checkName, formatEntry, formatStatus, formatTimes, parseRecord, parseScpCommand, shellWords, splitWords } from '../../../../src/protocols/ssh/scp-wire.ts';
 
 describe('scp command line', () => {
   it('reads the flags OpenSSH scp -O sends for an upload', () => {
-    assert.deepEqual(parseScpCommand("scp -r -p -d -t -- '/in box'"), { mode: 'sink', recursive: true, preserve: true, targetIsDir: true, paths: ['/in box'] });
+    assert.deepEqual(parseScpCommand("scp -r -p -d -t -- '/in box'"), { mode: 'sink', recursive: true, preserve: true, targetIsDir: true, paths: ['/in box'], globs: [undefined] });
   });
 
   it('parses modes, combined flags, -- and quoted paths', () => {
-    assert.deepEqual(parseScpCommand('scp -t -- /in'), { mode: 'sink', recursive: false, preserve: false, targetIsDir: false, paths: ['/in'] });
-    assert.deepEqual(parseScpCommand('scp -prf a "b c" \'d e\''), { mode: 'source', recursive: true, preserve: true, targetIsDir: false, paths: ['a', 'b c', 'd e'] });
-    assert.deepEqual(parseScpCommand('scp -v -f -- -dash'), { mode: 'source', recursive: false, preserve: false, targetIsDir: false, paths: ['-dash'] });
-    assert.deepEqual(parseScpCommand('scp -t'), { mode: 'sink', recursive: false, preserve: false, targetIsDir: false, paths: ['.'] });
+    assert.deepEqual(parseScpCommand('scp -t -- /in'), { mode: 'sink', recursive: false, preserve: false, targetIsDir: false, paths: ['/in'], globs: [undefined] });
+    assert.deepEqual(parseScpCommand('scp -prf a "b c" \'d e\''), { mode: 'source', recursive: true, preserve: true, targetIsDir: false, paths: ['a', 'b c', 'd e'], globs: [undefined, undefined, undefined] });
+    assert.deepEqual(parseScpCommand('scp -v -f -- -dash'), { mode: 'source', recursive: false, preserve: false, targetIsDir: false, paths: ['-dash'], globs: [undefined] });
+    assert.deepEqual(parseScpCommand('scp -t'), { mode: 'sink', recursive: false, preserve: false, targetIsDir: false, paths: ['.'], globs: [undefined] });
   });
 
   it('refuses what is not an scp transfer', () => {
@@ -58,5 +58,19 @@ describe('scp records', () => {
     assert.equal(formatStatus('warning', 'a\nb'), '\x01scp: a b\n');
     assert.equal(formatStatus('error', 'x')[0], '\x02');
     assert.deepEqual(parseRecord(formatEntry('file', 0o600, 7, 'x').trimEnd()), { type: 'file', mode: 0o600, size: 7, name: 'x' });
+  });
+});
+
+describe('scp command line wildcards', () => {
+  it('marks unquoted wildcards for expansion and keeps quoted or escaped ones literal', () => {
+    assert.deepEqual(shellWords(`f* 'g*' h\\? "i[1]" j[ab]'*'`), [
+      { text: 'f*', glob: 'f*' },
+      { text: 'g*' },
+      { text: 'h?' },
+      { text: 'i[1]' },
+      { text: 'j[ab]*', glob: 'j[ab]\\*' },
+    ]);
+    assert.deepEqual(parseScpCommand("scp -f tree/a/f* 'x*'").globs, ['tree/a/f*', undefined]);
+    assert.deepEqual(parseScpCommand('scp -t in*').globs, [undefined], 'an upload target is never expanded');
   });
 });
