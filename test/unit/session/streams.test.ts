@@ -93,10 +93,16 @@ describe('transfer meters', () => {
     assert.equal(stream.writableFinished, true);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(ends, [[15, undefined]]);
-    const aborted = new MeteredWritable(sink().stream, '/g', (bytes, error) => ends.push([bytes, error?.kind]));
-    aborted.write(Buffer.alloc(3));
-    aborted.destroy();
-    await new Promise((resolve) => aborted.on('close', resolve));
-    assert.equal(ends[1]?.[1], 'incomplete');
+    // An upload that did not complete reports once it was cleaned up, after 'close'.
+    const reported = new Promise<void>((resolve) => {
+      const aborted = new MeteredWritable(sink().stream, '/g', (bytes, error) => {
+        ends.push([bytes, error?.kind]);
+        resolve();
+      });
+      aborted.write(Buffer.alloc(3));
+      aborted.destroy();
+    });
+    await reported;
+    assert.deepEqual(ends[1], [3, 'incomplete']);
   });
 });
