@@ -15,6 +15,7 @@ import { LIMITS } from './shapes.ts';
 import type { ConfigState } from './state.ts';
 import { has, userKey } from './state.ts';
 import { diskTargetProblem, USERNAME_PATTERN, validate } from './validate.ts';
+import type { NodeFacts } from './validate.ts';
 
 export const MAX_CSV_BYTES = 32 * 1024 * 1024;
 const MAX_PASSWORD_BYTES = 1024;
@@ -44,6 +45,8 @@ export interface ImportInput {
   /** Third field is an absolute directory: create (or reuse) a disk VFS for it. */
   readonly makeVfs: boolean;
   readonly state: ConfigState;
+  /** The importing node's own facts: a --makevfs directory is judged against its data directory. */
+  readonly facts: NodeFacts;
   readonly hashPassword: (plain: string) => Promise<string>;
   readonly newId: () => string;
   /** Recorded in the command envelope (default `cli:importusers`). */
@@ -147,8 +150,8 @@ function readRow(fields: string[], line: number, input: ImportInput, errors: Lin
 
 function checkVfsField(vfs: string, input: ImportInput, push: (message: string) => void): void {
   if (input.makeVfs) {
-    const problem = vfs === '' ? 'is empty' : diskTargetProblem(vfs);
-    if (problem) push(`home directory '${clip(vfs)}' ${problem}; with --makevfs the third field is an absolute directory path`);
+    const problem = vfs === '' ? 'is empty; with --makevfs the third field is an absolute directory path' : diskTargetProblem(vfs, input.facts);
+    if (problem) push(`home directory '${clip(vfs)}' ${problem}`);
     else if (vfs.length > LIMITS.path) push(`home directory is longer than ${LIMITS.path} characters`);
   } else if (!has(input.state.vfs, vfs)) {
     const hint = vfs.startsWith('/') ? '; to create a VFS for a directory path, import with --makevfs' : '; use the id of an existing VFS';
@@ -205,7 +208,7 @@ async function build(input: ImportInput, rows: readonly Row[]): Promise<ImportPl
     vfs: created,
   };
   // The plan must be exactly what apply will accept; map any leftover problem to its line.
-  const problems = validate(input.state, command);
+  const problems = validate(input.state, command, input.facts);
   if (problems.length > 0) {
     const errors = problems.map((problem) => {
       const match = /^users\[(\d+)\]/.exec(problem.path);

@@ -11,6 +11,8 @@
 import { isIP } from 'node:net';
 import type { Command } from './commands.ts';
 import { checkCommandShape } from './commands.ts';
+import { diskTargetPlacementProblem } from './disk-target.ts';
+import type { NodeFacts } from './disk-target.ts';
 import { isPermission, isSubsystem, PERMISSIONS, SUBSYSTEMS } from './model/permissions.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
@@ -22,6 +24,7 @@ import type { ConfigState } from './state.ts';
 import { has, userKey } from './state.ts';
 
 export type { ValidationError } from './schema.ts';
+export type { NodeFacts } from './disk-target.ts';
 
 /**
  * Usernames expand into paths (`{{username}}`) and shell-adjacent tooling, so they start with a
@@ -35,8 +38,11 @@ const WILDCARDS = new Set(['0.0.0.0', '::']);
 
 type Errors = ValidationError[];
 
-/** Everything checked before proposing: shape, policy and preconditions. */
-export function validate(state: ConfigState, command: Command): readonly ValidationError[] {
+/**
+ * Everything checked before proposing: shape, policy and preconditions. `facts` are the
+ * proposing node's own (its data directory): the one part of policy that differs per node.
+ */
+export function validate(state: ConfigState, command: Command, facts: NodeFacts): readonly ValidationError[] {
   const shapeErrors = checkCommandShape(command);
   if (shapeErrors.length > 0) return shapeErrors;
   const errors: Errors = [...preconditions(state, command)];
@@ -50,13 +56,13 @@ export function validate(state: ConfigState, command: Command): readonly Validat
       checkSite(state, command.site, 'site', errors);
       break;
     case 'vfs.put':
-      checkVfs(command.vfs, 'vfs', errors);
+      checkVfs(command.vfs, 'vfs', facts, errors);
       break;
     case 'user.put':
       checkUser(command.user, 'user', errors);
       break;
     case 'users.import':
-      checkImport(command, errors);
+      checkImport(command, facts, errors);
       break;
   }
   return errors;
@@ -108,13 +114,16 @@ function normalizedProblem(path: string): string | undefined {
   return undefined;
 }
 
-/** A disk VFS target: an absolute, normalized directory path on the node. */
-export function diskTargetProblem(target: string): string | undefined {
+/**
+ * A disk VFS target: an absolute, normalized directory path on the node, away from the node's
+ * data directory and from system directories (config/disk-target.ts).
+ */
+export function diskTargetProblem(target: string, facts: NodeFacts): string | undefined {
   if (target.includes('\\')) return 'must be a POSIX path using "/", never "\\"';
   if (!target.startsWith('/')) return `must be an absolute directory path (e.g. /srv/ferry/${target})`;
   // The disk driver refuses the file system root as a VFS root: it would expose the whole node.
   if (target === '/') return 'must not be the file system root "/"; point it at a directory such as /srv/ferry';
-  return normalizedProblem(target);
+  return normalizedProblem(target) ?? diskTargetPlacementProblem(target, facts);
 }
 
 function checkSite(state: ConfigState, site: Site, path: string, errors: Errors): void {
@@ -158,8 +167,8 @@ function checkSiteDelete(state: ConfigState, siteId: string, errors: Errors): vo
   if (users.length > 0) errors.push({ path: 'siteId', message: `site '${siteId}' still has users (${nameUsers(users)}); delete them first` });
 }
 
-function checkVfs(vfs: VfsProfile, path: string, errors: Errors): void {
-  const problem = diskTargetProblem(vfs.target);
+function checkVfs(vfs: VfsProfile, path: string, facts: NodeFacts, errors: Errors): void {
+  const problem = diskTargetProblem(vfs.target, facts);
   if (problem) errors.push({ path: fieldPath(path, 'target'), message: problem });
 }
 
@@ -273,13 +282,13 @@ function checkImportReferences(state: ConfigState, command: Extract<Command, { t
   });
 }
 
-function checkImport(command: Extract<Command, { type: 'users.import' }>, errors: Errors): void {
+function checkImport(command: Extract<Command, { type: 'users.import' }>, facts: NodeFacts, errors: Errors): void {
   const vfsIds = new Set<string>();
   command.vfs.forEach((vfs, index) => {
     const at = `vfs[${index}]`;
     if (vfsIds.has(vfs.id)) errors.push({ path: `${at}.id`, message: `VFS '${vfs.id}' appears twice in the import; keep one` });
     vfsIds.add(vfs.id);
-    checkVfs(vfs, at, errors);
+    checkVfs(vfs, at, facts, errors);
   });
   const names = new Set<string>();
   command.users.forEach((user, index) => {

@@ -1,7 +1,7 @@
 // The node's configuration: the config state machine (config/apply) driven by a replica
 // (cluster/replica). Today the replica is a cluster of one; the Raft replica replaces it
 // without changing this interface. The data plane only sees the frozen views it publishes.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry } from '../../cluster/raft/types.ts';
 import { SingleNodeReplica } from '../../cluster/replica/single-node.ts';
@@ -13,7 +13,7 @@ import type { Command } from '../config/commands.ts';
 import { initialState } from '../config/initial.ts';
 import type { ConfigState } from '../config/state.ts';
 import { validate } from '../config/validate.ts';
-import type { ValidationError } from '../config/validate.ts';
+import type { NodeFacts, ValidationError } from '../config/validate.ts';
 import { createView } from '../config/view.ts';
 import type { ConfigSource, ConfigView } from '../config/view.ts';
 
@@ -28,6 +28,8 @@ export interface ConfigStore extends ConfigSource {
   propose(command: Command): Promise<ProposeResult>;
   validate(command: Command): readonly ValidationError[];
   state(): ConfigState;
+  /** This node's own facts (its data directory), against which it validates and serves. */
+  readonly facts: NodeFacts;
   close(): Promise<void>;
 }
 
@@ -115,25 +117,29 @@ function freeze<T>(value: T): T {
 export async function openConfigStore(options: ConfigStoreOptions): Promise<ConfigStore> {
   const onError = options.onError ?? (() => undefined);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const dataDir = path.resolve(options.dataDir);
+  const facts: NodeFacts = { dataDir, realDataDir: await realpath(dataDir) };
   const machine = new ConfigMachine();
   const openReplica =
     options.openReplica ??
     ((stateMachine: StateMachine<ApplyResult>) =>
       SingleNodeReplica.open({ dir: configLogDir(options.dataDir), stateMachine, snapshotEvery: options.snapshotEvery, onError }));
   const replica = await openReplica(machine);
-  return new Store(machine, replica, onError);
+  return new Store(machine, replica, facts, onError);
 }
 
 class Store implements ConfigStore {
   readonly #machine: ConfigMachine;
   readonly #replica: Replica<ApplyResult>;
   readonly #onError: (error: Error) => void;
+  readonly facts: NodeFacts;
   readonly #listeners = new Set<(view: ConfigView) => void>();
   #view: { state: ConfigState; view: ConfigView } | undefined;
 
-  constructor(machine: ConfigMachine, replica: Replica<ApplyResult>, onError: (error: Error) => void) {
+  constructor(machine: ConfigMachine, replica: Replica<ApplyResult>, facts: NodeFacts, onError: (error: Error) => void) {
     this.#machine = machine;
     this.#replica = replica;
+    this.facts = facts;
     this.#onError = onError;
     machine.onApplied = () => this.#publish();
   }
@@ -150,7 +156,7 @@ class Store implements ConfigStore {
   }
 
   validate(command: Command): readonly ValidationError[] {
-    return validate(this.#machine.state, command);
+    return validate(this.#machine.state, command, this.facts);
   }
 
   state(): ConfigState {

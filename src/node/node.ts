@@ -18,6 +18,7 @@ import type { ConfigStore } from './config-store.ts';
 import { startControlServer } from './control-server.ts';
 import { controlHandlers } from './operations.ts';
 import { lockDataDir, prepareDataDir } from './data-dir.ts';
+import { watchDiskTargets } from './target-audit.ts';
 
 export const SOFTWARE = 'Ferry 0.1.0';
 
@@ -69,7 +70,7 @@ async function startSite(site: Site, deps: {
         getView: () => deps.store.current(),
         openSession: (user, connection, protocol) =>
           openSession(
-            { view: deps.store.current(), transferLog: deps.transferLog, logger: deps.logger, now: Date.now },
+            { view: deps.store.current(), node: deps.store.facts, transferLog: deps.transferLog, logger: deps.logger, now: Date.now },
             user,
             connection,
             protocol,
@@ -130,6 +131,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     } else {
       await applyBindingFlags(store, options, logger);
     }
+
+    cleanups.push(watchDiskTargets(store, logger));
 
     const transferLog = openW3cTransferLog({
       dir: path.join(options.dataDir, 'logs', 'transfers'),

@@ -37,7 +37,7 @@ export async function importUsers(store: ConfigStore, logger: Logger, params: Im
     const known = Object.keys(state.sites).join(', ') || 'none';
     return { ok: false, lines: [`no virtual site with id "${params.siteId}" (sites: ${known}); --vsite takes the site id, not its name`] };
   }
-  const plan = await planImport({ csv: params.csv, siteId: params.siteId, makeVfs: params.makeVfs, dryRun: params.dryRun, state, hashPassword, newId, actor: 'cli:importusers' });
+  const plan = await planImport({ csv: params.csv, siteId: params.siteId, makeVfs: params.makeVfs, dryRun: params.dryRun, state, facts: store.facts, hashPassword, newId, actor: 'cli:importusers' });
   if (!plan.ok) {
     return {
       ok: false,

@@ -1,6 +1,8 @@
 // What happens once per login, before the first operation (STYLE.md 13: prepare the hot path at
 // setup): every VFS target is expanded, each storage gets its driver, a missing home (or virtual
 // folder) directory is created, and the mount/permission table is frozen for the session.
+import { diskRootRefusal } from '../config/disk-target.ts';
+import type { NodeFacts } from '../config/disk-target.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { User } from '../config/model/user.ts';
 import { createDriver } from '../vfs/drivers/index.ts';
@@ -11,14 +13,22 @@ import { expandTarget } from '../vfs/params.ts';
 import type { TargetParams } from '../vfs/params.ts';
 import type { VfsDriver } from '../vfs/vfs.ts';
 
-async function mountDriver(view: ConfigView, vfsId: string, params: TargetParams, opened: VfsDriver[]): Promise<VfsDriver> {
-  const profile = view.vfs(vfsId);
+interface MountContext {
+  readonly view: ConfigView;
+  readonly node: NodeFacts;
+  readonly params: TargetParams;
+}
+
+async function mountDriver(ctx: MountContext, vfsId: string, opened: VfsDriver[]): Promise<VfsDriver> {
+  const profile = ctx.view.vfs(vfsId);
   if (!profile) {
     throw new FerryError('invalid-argument', 'your account\'s storage is misconfigured; ask your administrator', {
       detail: `VFS profile ${vfsId} does not exist`,
     });
   }
-  const driver = createDriver(profile, expandTarget(profile.target, params));
+  // The target is replicated config, the data directory this node's own: judged here again, on
+  // the expanded target and its realpath (config/disk-target.ts).
+  const driver = createDriver(profile, expandTarget(profile.target, ctx.params), { refuseRoot: (root) => diskRootRefusal(root, ctx.node) });
   opened.push(driver);
   // Parametric homes (one profile, a directory per user) rely on this: created on first login.
   await driver.mkdirp('/');
@@ -26,13 +36,13 @@ async function mountDriver(view: ConfigView, vfsId: string, params: TargetParams
 }
 
 /** Drivers for the home VFS and every virtual folder, and the frozen table over them. */
-export async function buildMountTable(view: ConfigView, user: User, params: TargetParams): Promise<MountTable> {
+export async function buildMountTable(ctx: MountContext, user: User): Promise<MountTable> {
   const opened: VfsDriver[] = [];
   try {
-    const home = await mountDriver(view, user.homeVfsId, params, opened);
+    const home = await mountDriver(ctx, user.homeVfsId, opened);
     const folders: MountSpec[] = [];
     for (const folder of user.virtualFolders) {
-      const driver = await mountDriver(view, folder.vfsId, params, opened);
+      const driver = await mountDriver(ctx, folder.vfsId, opened);
       folders.push({ path: folder.path, vfsId: folder.vfsId, driver, permissions: folder.permissions });
     }
     return MountTable.build(

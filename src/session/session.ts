@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { NodeFacts } from '../config/disk-target.ts';
 import type { Subsystem } from '../config/model/permissions.ts';
 import { DEFAULT_UPLOAD_MODE, UPLOAD_MODES } from '../config/model/site.ts';
 import type { UploadMode } from '../config/model/site.ts';
@@ -30,6 +31,8 @@ import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, S
 
 export interface SessionDeps {
   readonly view: ConfigView;
+  /** This node's own facts: a storage location is refused where it reaches its data directory. */
+  readonly node: NodeFacts;
   readonly transferLog: TransferLog;
   readonly logger: Logger;
   /** Clock, ms since the epoch: log times, durations, {{today}}. */
@@ -60,13 +63,8 @@ export async function openSession(
     if (!user.subsystems.includes(protocol)) {
       throw new FerryError('subsystem-denied', `this account may not use ${protocol}; ask your administrator to allow it`, { detail: user.username });
     }
-    const table = await buildMountTable(deps.view, user, {
-      username: user.username,
-      userDesc: user.description,
-      userHome: options.ldapHome,
-      sessCustData: options.sessCustData,
-      now: deps.now(),
-    });
+    const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
+    const table = await buildMountTable({ view: deps.view, node: deps.node, params }, user);
     recorder.record('login', '/', 'ok');
     return new ProtocolSession(deps, user, connection, recorder, table);
   } catch (error) {

@@ -14,6 +14,7 @@
 // (from LDAP), so it must be an absolute, already-normalized POSIX path without ".." and without
 // the other forbidden characters. An unknown variable is an error too (a typo must not become a
 // literal directory name shared by everyone).
+import { TARGET_VARIABLE as PATTERN } from '../config/model/vfs-profile.ts';
 import { FerryError } from './errors.ts';
 import { isCanonicalPath, isValidName } from './path.ts';
 
@@ -30,9 +31,6 @@ export interface TargetParams {
 
 const VARIABLES = ['username', 'user_home', 'user_desc', 'today', 'today_utc', 'sess_custdata'] as const;
 type Variable = (typeof VARIABLES)[number];
-
-// {{name}} (exact, lowercase) or [%NAME%] (any case). Bounded names keep the scan linear.
-const PATTERN = /\{\{([A-Za-z_]{1,32})\}\}|\[%([A-Za-z_]{1,32})%\]/g;
 
 function pad(value: number, width: number): string {
   return String(value).padStart(width, '0');

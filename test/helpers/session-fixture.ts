@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import type { NodeFacts } from '../../src/config/disk-target.ts';
 import { PERMISSIONS, SUBSYSTEMS } from '../../src/config/model/permissions.ts';
 import type { Permission, Subsystem } from '../../src/config/model/permissions.ts';
 import type { PermissionOverride, User } from '../../src/config/model/user.ts';
@@ -46,6 +47,8 @@ export interface SessionFixtureOptions {
   readonly homeTarget?: string;
   readonly now?: () => number;
   readonly sessionOptions?: OpenSessionOptions;
+  /** The node's facts; default fixtureNode(dataDir). `{dataDir}` is replaced as in homeTarget. */
+  readonly node?: NodeFacts;
 }
 
 export interface SessionFixture {
@@ -77,6 +80,11 @@ const SITE: Site = {
   greeting: 'Ferry',
   banner: '',
 };
+
+/** The node a fixture runs on: its data directory sits in the temp directory, apart from the homes. */
+export function fixtureNode(dataDir: string, node?: NodeFacts): NodeFacts {
+  return node ? { dataDir: node.dataDir.replace('{dataDir}', dataDir) } : { dataDir: path.join(dataDir, 'node') };
+}
 
 export function buildFixtureState(dataDir: string, options: SessionFixtureOptions = {}): { state: ConfigState; user: User } {
   const username = options.username ?? 'alice';
@@ -121,6 +129,7 @@ export async function createSessionFixture(options: SessionFixtureOptions = {}):
   const records: TransferRecord[] = [];
   const deps: SessionDeps = {
     view,
+    node: fixtureNode(dataDir, options.node),
     transferLog: { write: (record) => records.push(record) },
     logger: pino({ level: 'silent' }),
     now: options.now ?? Date.now,

@@ -22,6 +22,22 @@ import { errnoOf, mapFsError } from './fs-errors.ts';
 import { decodeName, entryOf, renameNoReplace, statBatch } from './local-fs.ts';
 import { driverPathOf, escapeError, isBeneath, resolveBeneath, verifyHandle } from './local-resolve.ts';
 
+/** realpath of the deepest existing ancestor, with the missing rest appended as named. */
+async function realpathOfMissing(dir: string): Promise<string> {
+  const rest: string[] = [];
+  let current = dir;
+  for (;;) {
+    try {
+      return nodePath.join(await fsp.realpath(current), ...rest.reverse());
+    } catch (error) {
+      const parent = nodePath.dirname(current);
+      if (errnoOf(error) !== 'ENOENT' || parent === current) throw mapFsError(error, current);
+      rest.push(nodePath.basename(current));
+      current = parent;
+    }
+  }
+}
+
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 // O_NONBLOCK: opening a FIFO planted in a user's folder must not park a libuv thread forever;
 // it has no effect on regular files, and anything but a regular file is refused after fstat.
@@ -31,6 +47,15 @@ const OPEN_WRITE = O_WRONLY | O_NOFOLLOW | O_NONBLOCK;
 /** Read-ahead of one read stream (SFTP clients ask for 32-256 KiB at a time): fewer, larger reads
  * halved the user CPU of a 1 GiB download against 256 KiB, at 0.5-1 MiB of memory per open reader. */
 const READ_CHUNK = 512 * 1024;
+
+export interface LocalDriverOptions {
+  /**
+   * Why this node must not serve `root` (an absolute path: the configured root, then its
+   * realpath), or undefined. Checked before the driver creates or touches anything, so a root
+   * refused through a symlink is not even created.
+   */
+  readonly refuseRoot?: (root: string) => string | undefined;
+}
 
 export class LocalDriver implements VfsDriver {
   readonly kind = 'disk';
@@ -45,10 +70,11 @@ export class LocalDriver implements VfsDriver {
     statvfs: true,
   };
   readonly #configuredRoot: string;
+  readonly #refuseRoot: ((root: string) => string | undefined) | undefined;
   /** realpath of the root, once it exists; every physical path is checked against it. */
   #root: string | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, options: LocalDriverOptions = {}) {
     // Trailing or doubled slashes are forgiven; ".." never (it would make the root depend on
     // what the parent directories are), nor a relative path or the whole file system.
     const normalized = nodePath.resolve(root);
@@ -58,6 +84,17 @@ export class LocalDriver implements VfsDriver {
       });
     }
     this.#configuredRoot = normalized;
+    this.#refuseRoot = options.refuseRoot;
+    this.#checkRoot(normalized);
+  }
+
+  /** The root as named, as it is about to be created, and as the kernel resolves it. */
+  #checkRoot(root: string): void {
+    const why = this.#refuseRoot?.(root);
+    if (why === undefined) return;
+    throw new FerryError('permission-denied', 'your storage location is not allowed on this server; ask your administrator', {
+      detail: `disk VFS root ${this.#configuredRoot}${root === this.#configuredRoot ? '' : ` (really ${root})`} ${why}`,
+    });
   }
 
   async #realRoot(): Promise<string> {
@@ -69,6 +106,7 @@ export class LocalDriver implements VfsDriver {
     } catch (error) {
       throw mapFsError(error, this.#configuredRoot);
     }
+    this.#checkRoot(real);
     this.#root = real;
     return real;
   }
@@ -204,6 +242,7 @@ export class LocalDriver implements VfsDriver {
   async mkdirp(path: string): Promise<void> {
     assertDriverPath(path);
     if (this.#root === undefined) {
+      this.#checkRoot(await realpathOfMissing(this.#configuredRoot));
       try {
         await fsp.mkdir(this.#configuredRoot, { recursive: true, mode: 0o777 });
       } catch (error) {

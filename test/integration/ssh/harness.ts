@@ -19,7 +19,7 @@ import { startSshServer } from '../../../src/protocols/ssh/server.ts';
 import type { SshLimits, SshServer } from '../../../src/protocols/ssh/server.ts';
 import { openSession } from '../../../src/session/session.ts';
 import type { Session } from '../../../src/session/types.ts';
-import { buildFixtureState } from '../../helpers/session-fixture.ts';
+import { buildFixtureState, fixtureNode } from '../../helpers/session-fixture.ts';
 import type { SessionFixtureOptions } from '../../helpers/session-fixture.ts';
 
 export const PASSWORD = 'correct horse battery';
@@ -94,7 +94,7 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const transferLog = { write: (record: TransferRecord) => void records.push(record) };
-  const deps = { view, transferLog, logger, now: Date.now };
+  const deps = { view, node: fixtureNode(dir), transferLog, logger, now: Date.now };
   const server = await startSshServer({
     site,
     hostKeys: keys.map((k) => ({ algorithm: k.algorithm, privateKeyPem: k.privateKeyPem })),

@@ -6,10 +6,14 @@ import type { Site } from '../../../src/config/model/site.ts';
 import type { User } from '../../../src/config/model/user.ts';
 import type { VfsProfile } from '../../../src/config/model/vfs-profile.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
+import type { NodeFacts } from '../../../src/config/validate.ts';
 
 export const PHC = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 export const SEALED = 'fsec1:' + Buffer.alloc(60, 7).toString('base64');
 export const ED25519_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
+
+/** The node the validation tests run on; its data directory is away from the fixtures' targets. */
+export const NODE: NodeFacts = { dataDir: '/var/lib/ferry' };
 
 let counter = 0;
 

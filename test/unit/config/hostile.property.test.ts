@@ -7,7 +7,7 @@ import { apply } from '../../../src/config/apply.ts';
 import { ConfigDecodeError, decodeCommand, decodeSnapshot, encodeSnapshot } from '../../../src/config/codec.ts';
 import type { Command } from '../../../src/config/commands.ts';
 import { preconditions, validate } from '../../../src/config/validate.ts';
-import { command, populated, site, user, vfs } from './fixtures.ts';
+import { command, NODE, populated, site, user, vfs } from './fixtures.ts';
 
 const valid: Command[] = [
   command({ type: 'user.put', user: user({ username: 'bob' }) }),
@@ -44,7 +44,7 @@ test('decoding arbitrary JSON yields a command or a ConfigDecodeError, and valid
         assert.ok(error.errors.length > 0);
         return;
       }
-      const errors = validate(state, decoded);
+      const errors = validate(state, decoded, NODE);
       const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: decoded });
       // apply checks a subset of what validate checks: what validate passes, apply applies;
       // what apply applies, no reference of it is broken.
@@ -60,7 +60,7 @@ test('validate answers with errors rather than throwing for values that are not 
   const state = populated();
   fc.assert(
     fc.property(fc.anything(), (value) => {
-      const errors = validate(state, value as Command);
+      const errors = validate(state, value as Command, NODE);
       assert.ok(Array.isArray(errors));
     }),
     { numRuns: 1000 },

@@ -7,7 +7,7 @@ import { newId } from '../../../src/config/ids.ts';
 import { planImport } from '../../../src/config/import-csv.ts';
 import type { ImportInput, ImportLineError } from '../../../src/config/import-csv.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
-import { applyAll, command, populated, vfs } from './fixtures.ts';
+import { applyAll, command, NODE, populated, vfs } from './fixtures.ts';
 
 // The two examples of the reference's "import many users from a CSV file" article.
 const WITH_PATHS = `oneuser,"some password","/home/oneuser","ssh2_scp,ssh2_sftp,ftps,ftpes,https,https_sharing","dirList"
@@ -27,7 +27,7 @@ function withReferenceVfs(): ConfigState {
 }
 
 function input(csv: string, overrides: Partial<ImportInput> = {}): ImportInput {
-  return { csv, siteId: 'default', makeVfs: false, state: withReferenceVfs(), hashPassword, newId, ...overrides };
+  return { csv, siteId: 'default', makeVfs: false, state: withReferenceVfs(), facts: NODE, hashPassword, newId, ...overrides };
 }
 
 async function errorsOf(csv: string, overrides: Partial<ImportInput> = {}): Promise<readonly ImportLineError[]> {

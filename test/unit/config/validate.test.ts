@@ -4,10 +4,10 @@ import type { CommandBody } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
 import { validate } from '../../../src/config/validate.ts';
-import { applyAll, command, populated, site, user, vfs } from './fixtures.ts';
+import { applyAll, command, NODE, populated, site, user, vfs } from './fixtures.ts';
 
 function errorsOf(state: ConfigState, body: CommandBody): { path: string; message: string }[] {
-  return [...validate(state, command(body))];
+  return [...validate(state, command(body), NODE)];
 }
 
 function assertRefused(state: ConfigState, body: CommandBody, path: string, pattern: RegExp): void {
@@ -98,6 +98,21 @@ test('a disk VFS target must be an absolute normalized path and never the file s
   }
 });
 
+test('a disk VFS target that reaches the node\'s data directory or a system directory is refused with the reason', () => {
+  const cases: [string, RegExp][] = [
+    ['/var/lib/ferry', /is the node's data directory \/var\/lib\/ferry, which holds its master key \(secret\.key\)/],
+    ['/var/lib/ferry/logs', /is inside the node's data directory .*only its files area \/var\/lib\/ferry\/files may hold user folders/],
+    ['/var/lib/ferry/{{username}}', /could lie inside .* the node's data directory/],
+    ['/etc', /is inside the system directory \/etc/],
+    ['/proc/self', /is inside the system directory \/proc/],
+  ];
+  for (const [target, pattern] of cases) {
+    assertRefused(initialState(), { type: 'vfs.put', vfs: vfs({ target }) }, 'vfs.target', pattern);
+    assertRefused(initialState(), { type: 'users.import', siteId: 'default', users: [], vfs: [vfs({ target })] }, 'vfs[0].target', pattern);
+  }
+  assert.deepEqual(errorsOf(initialState(), { type: 'vfs.put', vfs: vfs({ target: '/var/lib/ferry/files/{{username}}' }) }), []);
+});
+
 test('deleting a VFS still used by users is refused and names the users', () => {
   const errors = errorsOf(populated(), { type: 'vfs.delete', vfsId: 'shared' });
   assert.equal(errors.length, 1);
@@ -129,7 +144,7 @@ test('unknown fields and wrong types are refused by path', () => {
   const extra = { ...user(), isAdmin: true };
   assertRefused(state, { type: 'user.put', user: extra }, 'user.isAdmin', /not a known field/);
   assertRefused(state, { type: 'user.put', user: { ...user(), enabled: 'yes' as never } }, 'user.enabled', /true or false/);
-  const errors = [...validate(state, { type: 'nope' } as never)];
+  const errors = [...validate(state, { type: 'nope' } as never, NODE)];
   assert.equal(errors[0]!.path, 'type');
 });
 
@@ -185,7 +200,7 @@ test('settings updates accept only known settings', () => {
 
 test('the command envelope is checked: id, timestamp and actor', () => {
   const bad = { ...command({ type: 'site.delete', siteId: 'default' }), id: 'has space', at: -1, actor: '' };
-  const errors = [...validate(populated(), bad)];
+  const errors = [...validate(populated(), bad, NODE)];
   assert.deepEqual(errors.map((e) => e.path).sort(), ['actor', 'at', 'id']);
 });
 

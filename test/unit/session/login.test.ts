@@ -1,7 +1,7 @@
 // Login: parametric targets expanded per session, missing homes created, subsystems checked,
 // login and logout in the transfer log.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import { createView } from '../../../src/config/view.ts';
 import { openSession } from '../../../src/session/session.ts';
 import type { TransferRecord } from '../../../src/logging/transfer-log.ts';
 import type { Session } from '../../../src/session/types.ts';
-import { buildFixtureState, createSessionFixture } from '../../helpers/session-fixture.ts';
+import { buildFixtureState, createSessionFixture, fixtureNode } from '../../helpers/session-fixture.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
@@ -59,7 +59,7 @@ describe('session login', () => {
     t.after(() => rm(dataDir, { recursive: true, force: true }));
     const { state, user } = buildFixtureState(dataDir, { homeTarget: '{dataDir}/{{user_desc}}', description: '../../etc' });
     const records: TransferRecord[] = [];
-    const deps = { view: createView(state), transferLog: { write: (r: TransferRecord) => records.push(r) }, logger: pino({ level: 'silent' }), now: clock };
+    const deps = { view: createView(state), node: fixtureNode(dataDir), transferLog: { write: (r: TransferRecord) => records.push(r) }, logger: pino({ level: 'silent' }), now: clock };
     const connection = { connectionId: 'c1', siteId: 'default', remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 };
     await assert.rejects(openSession(deps, user, connection, 'ssh2_sftp'), { kind: 'invalid-argument' });
     assert.deepEqual(readdirSync(dataDir), [], 'no directory was created anywhere');
@@ -122,5 +122,39 @@ describe('session login', () => {
     await fx.session.close();
     assert.equal(readFileSync(path.join(fx.homeDir, 'left-open'), 'utf8'), 'pending bytes');
     assert.deepEqual(fx.records.map((r) => r.operation), ['login', 'upload', 'logout']);
+  });
+
+  describe('refuses a storage location that reaches the node\'s data directory', () => {
+    async function nodeWithSecret(t: { after: (fn: () => Promise<void>) => void }) {
+      const base = await mkdtemp(path.join(tmpdir(), 'ferry-reach-'));
+      t.after(() => rm(base, { recursive: true, force: true }));
+      const node = path.join(base, 'node');
+      mkdirSync(path.join(node, 'files'), { recursive: true });
+      writeFileSync(path.join(node, 'secret.key'), 'master key');
+      return { base, node };
+    }
+
+    it('through a symbolic link to the data directory, before creating anything', async (t) => {
+      const { base, node } = await nodeWithSecret(t);
+      symlinkSync(node, path.join(base, 'link'));
+      for (const homeTarget of [path.join(base, 'link'), path.join(base, 'link', '{{username}}'), path.join(base, 'link', 'files', '..', 'config')]) {
+        await assert.rejects(createSessionFixture({ homeTarget, node: { dataDir: node } }), (error: { kind?: string; detail?: string; message?: string }) => {
+          assert.equal(error.kind, 'permission-denied', homeTarget);
+          assert.match(error.message ?? '', /storage location is not allowed on this server/);
+          assert.match(error.detail ?? '', /really .*node.* the node's data directory|inside the node's data directory/);
+          return true;
+        });
+      }
+      assert.deepEqual(readdirSync(node).sort(), ['files', 'secret.key'], 'nothing was created in the data directory');
+    });
+
+    it('through a variable value, while the files area itself is served', async (t) => {
+      const { node } = await nodeWithSecret(t);
+      // A committed VFS the proposing node accepted (its data directory is elsewhere).
+      await assert.rejects(createSessionFixture({ username: 'logs', homeTarget: `${node}/{{username}}`, node: { dataDir: node } }), { kind: 'permission-denied' });
+      const ok = await createSessionFixture({ username: 'carol', homeTarget: `${node}/files/{{username}}`, node: { dataDir: node } });
+      t.after(ok.cleanup);
+      assert.equal(existsSync(path.join(node, 'files', 'carol')), true);
+    });
   });
 });
