@@ -48,6 +48,17 @@ const ALGORITHMS = arr(ALGORITHM, LIMITS.algorithms);
 export const SETTINGS_SHAPE: Shape = obj({ serverName: NAME });
 export const SETTINGS_PATCH_SHAPE: Shape = obj({ serverName: NAME }, ['serverName']);
 
+const ADMISSION_SHAPE: Shape = obj(
+  {
+    maxStartupsPerSource: int(1, 100_000),
+    maxStartups: obj({ start: int(1, 100_000), rate: int(0, 100), full: int(1, 100_000) }),
+    identificationGraceMs: int(100, 3_600_000),
+    loginGraceMs: int(100, 3_600_000),
+    refusalLogIntervalMs: int(1_000, 86_400_000),
+  },
+  ['maxStartupsPerSource', 'maxStartups', 'identificationGraceMs', 'loginGraceMs', 'refusalLogIntervalMs'],
+);
+
 export const SITE_SHAPE: Shape = obj({
   id: ID,
   name: NAME,
@@ -65,7 +76,8 @@ export const SITE_SHAPE: Shape = obj({
   greeting: str({ max: LIMITS.greeting, line: true }),
   banner: str({ max: LIMITS.banner }),
   uploadMode: oneOf(UPLOAD_MODES),
-}, ['uploadMode']);
+  admission: ADMISSION_SHAPE,
+}, ['uploadMode', 'admission']);
 
 export const VFS_SHAPE: Shape = obj({ id: ID, name: NAME, kind: oneOf(['disk']), target: PATH });
 

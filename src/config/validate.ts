@@ -147,6 +147,10 @@ function checkSite(state: ConfigState, site: Site, path: string, errors: Errors)
   for (const [name, list] of Object.entries(site.sshAlgorithms)) {
     if (list.length === 0) errors.push({ path: `${path}.sshAlgorithms.${name}`, message: 'must list at least one algorithm (see DEFAULT_SSH_ALGORITHMS in config/initial.ts)' });
   }
+  const startups = site.admission?.maxStartups;
+  if (startups && startups.start > startups.full) {
+    errors.push({ path: `${path}.admission.maxStartups`, message: `start (${startups.start}) must not exceed full (${startups.full}): early drop runs from start up to full` });
+  }
 }
 
 function siteBoundTo(state: ConfigState, siteId: string, host: string, port: number): string | undefined {

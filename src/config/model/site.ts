@@ -36,6 +36,47 @@ export const UPLOAD_MODES = ['atomic', 'resume', 'direct'] as const;
 export type UploadMode = (typeof UPLOAD_MODES)[number];
 export const DEFAULT_UPLOAD_MODE: UploadMode = 'atomic';
 
+/**
+ * Bounds on connections that have not logged in yet (protocol-neutral: session/admission.ts).
+ * Every field is optional; DEFAULT_SITE_ADMISSION fills what a site leaves out.
+ */
+export interface SiteAdmission {
+  /** Not-logged-in connections from one address (an IPv6 /64); more are refused at accept. */
+  readonly maxStartupsPerSource?: number;
+  /**
+   * OpenSSH MaxStartups start:rate:full over all sources: from `start` not-logged-in
+   * connections a new one is dropped with probability `rate`%, rising linearly to 100% at `full`.
+   */
+  readonly maxStartups?: { readonly start: number; readonly rate: number; readonly full: number };
+  /** Time from accept to the client's first protocol line (SSH: its identification string). */
+  readonly identificationGraceMs?: number;
+  /** Time from accept to a successful login (OpenSSH LoginGraceTime). */
+  readonly loginGraceMs?: number;
+  /** Refusals are logged once per source per interval, with a count. */
+  readonly refusalLogIntervalMs?: number;
+}
+
+export type ResolvedSiteAdmission = { readonly [K in keyof SiteAdmission]-?: NonNullable<SiteAdmission[K]> };
+
+export const DEFAULT_SITE_ADMISSION: ResolvedSiteAdmission = Object.freeze({
+  // Below maxStartups.start, so one source alone never triggers early drop for the others; a
+  // client opening parallel connections (rclone, WinSCP) is past this in well under a second.
+  maxStartupsPerSource: 8,
+  // OpenSSH's default.
+  maxStartups: Object.freeze({ start: 10, rate: 30, full: 100 }),
+  // Real clients send their identification at once; 10 s covers a slow, lossy link.
+  identificationGraceMs: 10_000,
+  // Half of OpenSSH's 120 s: enough to type a password and a TOTP code.
+  loginGraceMs: 60_000,
+  // One line per flooding source per minute.
+  refusalLogIntervalMs: 60_000,
+});
+
+/** The site's admission settings with defaults for what it leaves out. */
+export function siteAdmission(site: Pick<Site, 'admission'>): ResolvedSiteAdmission {
+  return { ...DEFAULT_SITE_ADMISSION, ...site.admission };
+}
+
 export interface Site {
   readonly id: string;
   readonly name: string;
@@ -49,4 +90,6 @@ export interface Site {
   readonly banner: string;
   /** Absent: DEFAULT_UPLOAD_MODE (configs written before the setting existed stay valid). */
   readonly uploadMode?: UploadMode;
+  /** Absent: DEFAULT_SITE_ADMISSION. */
+  readonly admission?: SiteAdmission;
 }

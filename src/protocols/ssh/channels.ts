@@ -18,7 +18,8 @@ export interface ChannelDeps {
   readonly connection: ConnectionInfo;
   readonly log: Logger;
   readonly openSession: (user: User, connection: ConnectionInfo, protocol: Subsystem) => Promise<Session>;
-  readonly serveSftp: (stream: Duplex, session: Session) => Promise<void>;
+  /** `log` carries the connection id and the user, for the SFTP server's own lines. */
+  readonly serveSftp: (stream: Duplex, session: Session, log: Logger) => Promise<void>;
   /** Called when a transfer starts and ends, so a closing server can wait for it. */
   readonly track: (delta: 1 | -1) => void;
   /** Settles when the TCP connection is gone (nothing more can close on it). */
@@ -105,7 +106,7 @@ function handleSubsystem(deps: ChannelDeps, accept: Accept, name: string): void 
     }
   });
   void runTracked(deps, channel, 'ssh2_sftp', async (session) => {
-    await deps.serveSftp(channel, session);
+    await deps.serveSftp(channel, session, deps.log);
     return undefined;
   });
 }

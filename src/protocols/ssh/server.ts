@@ -3,8 +3,11 @@
 // authentication (auth.ts), and session channels for SFTP and SCP (channels.ts).
 //
 // Ferry owns the TCP listener and hands sockets to ssh2 with `injectSocket`, so every socket is
-// counted, bounded by a login grace timer from its first byte, and closed on shutdown. A bad
-// client never takes the node down: every ssh2 and socket error is caught and logged here.
+// admitted or refused by session/admission.ts before ssh2 sees a byte (per-source and
+// MaxStartups-style bounds on connections not logged in, refusals logged at a bounded rate),
+// bounded by an identification and a login grace timer from accept, and closed on shutdown.
+// Every closed connection is logged with why it closed. A bad client never takes the node
+// down: every ssh2 and socket error is caught and logged here.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -12,10 +15,13 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { Connection, ServerConfig } from 'ssh2';
 import type { Subsystem } from '../../config/model/permissions.ts';
+import { siteAdmission } from '../../config/model/site.ts';
 import type { Site } from '../../config/model/site.ts';
 import type { User } from '../../config/model/user.ts';
 import type { ConfigView } from '../../config/view.ts';
 import type { TransferLog } from '../../logging/transfer-log.ts';
+import { Admission, RefusalLog } from '../../session/admission.ts';
+import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from '../../session/admission.ts';
 import type { ConnectionInfo, Session } from '../../session/types.ts';
 import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
 import { ConnectionAuth } from './auth.ts';
@@ -24,20 +30,14 @@ import { inspectHostKey } from './host-keys.ts';
 import { serveSftp as ferrySftp } from './sftp/index.ts';
 import { bannerText, expandVariables, identComment } from './variables.ts';
 
+/** Per-listener bounds; the bounds on connections not yet logged in are the site's `admission`. */
 export interface SshLimits {
-  /** Time from TCP accept to successful authentication (OpenSSH LoginGraceTime: 120 s). */
-  readonly loginGraceMs: number;
   /** Failed authentication attempts per connection (OpenSSH MaxAuthTries: 6). */
   readonly maxAuthTries: number;
   /** Open session channels per connection (OpenSSH MaxSessions: 10). */
   readonly maxChannelsPerConnection: number;
   /** Concurrent connections to this site; more are closed at accept. */
   readonly maxConnections: number;
-  /**
-   * Concurrent connections not yet authenticated (OpenSSH MaxStartups' hard limit: 100). Each
-   * costs a key exchange and password hashing, so this bounds what strangers can make us spend.
-   */
-  readonly maxStartups: number;
   /** On close: how long in-flight transfers may run before their connections are cut. */
   readonly closeGraceMs: number;
   /** Keepalive probe interval and unanswered probes before a dead peer is dropped. */
@@ -46,11 +46,9 @@ export interface SshLimits {
 }
 
 export const DEFAULT_SSH_LIMITS: SshLimits = Object.freeze({
-  loginGraceMs: 60_000,
   maxAuthTries: 6,
   maxChannelsPerConnection: 10,
   maxConnections: 1_000,
-  maxStartups: 100,
   closeGraceMs: 30_000,
   keepaliveIntervalMs: 15_000,
   keepaliveCountMax: 4,
@@ -67,11 +65,13 @@ export interface SshServerOptions {
   transferLog: TransferLog;
   verifyPassword(hash: string, plain: string): Promise<boolean>;
   verifyAgainstDummy(plain: string): Promise<unknown>;
-  /** Defaults to Ferry's SFTP server (./sftp/index.ts). */
-  serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
+  /** Defaults to Ferry's SFTP server (./sftp/index.ts); `log` carries the connection and user. */
+  serveSftp?: (stream: Duplex, session: Session, log: Logger) => Promise<void>;
   limits?: Partial<SshLimits>;
-  /** Clock for greeting variables. */
+  /** Clock for greeting variables and refusal intervals. */
   now?: () => number;
+  /** Random source of early drop (Math.random). */
+  random?: () => number;
 }
 
 export interface SshServer {
@@ -88,13 +88,39 @@ const MAX_COMMENT = 255 - 2 - 'SSH-2.0-'.length - SOFTWARE.length - 1;
 interface ConnState {
   readonly socket: net.Socket;
   readonly info: ConnectionInfo;
-  readonly log: Logger;
+  /** Gains the user once logged in. */
+  log: Logger;
+  readonly ticket: AdmissionTicket;
+  readonly accepted: number;
   client?: Connection;
   channels: number;
   transfers: number;
-  loginTimer: NodeJS.Timeout | undefined;
+  timers: NodeJS.Timeout[];
+  /** The client's identification string has arrived (ssh2 'connection'). */
+  identified: boolean;
   authenticated: boolean;
+  /** Why it closed: the first cause seen wins. */
+  closeReason: string | undefined;
+  /** Which side sent its FIN first. */
+  firstEnd: 'client' | 'server' | undefined;
   readonly closed: Promise<void>;
+}
+
+/** Why ssh2 gave up on a connection, from the error it reported. */
+function reasonForClientError(error: Error & { level?: string; code?: unknown }): string {
+  if (error.level === 'client-timeout') return 'keepalive timeout: the client stopped answering';
+  if (error.level === 'socket') return `network error (${typeof error.code === 'string' ? error.code : error.message})`;
+  // A DISCONNECT message from the client carries its numeric reason code (RFC 4253 11.1).
+  if (typeof error.code === 'number') return `client disconnected: ${error.message}`;
+  return `protocol error: ${error.message}`;
+}
+
+function finalReason(state: ConnState): string {
+  if (state.closeReason !== undefined) return state.closeReason;
+  // Before the identification ssh2 reports nothing: it ending the connection means it could
+  // not read one.
+  if (!state.identified && state.firstEnd === 'server') return 'protocol error: no valid identification string';
+  return 'client closed';
 }
 
 function hostKeysFor(options: SshServerOptions): string[] {
@@ -128,10 +154,15 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   if (!validation.ok) throw new Error(`site ${site.id}: SSH algorithm policy refused: ${validation.errors.join('; ')}`);
   for (const warning of validation.warnings) logger.warn({ site: site.id }, `ssh: ${warning}`);
   const now = options.now ?? Date.now;
-  const serveSftp = options.serveSftp ?? ((stream: Duplex, session: Session) => ferrySftp(stream, session, { log: logger }));
+  const serveSftp = options.serveSftp ?? ((stream: Duplex, session: Session, log: Logger) => ferrySftp(stream, session, { log }));
   const states = new Map<net.Socket, ConnState>();
   const byPeer = new Map<string, ConnState>();
   let closing = false;
+  // Read per connection, so an administrator can tighten them during a flood without a restart.
+  const admissionLimits = (): AdmissionLimits => ({ ...siteAdmission(options.getView().site(site.id) ?? site), maxConnections: limits.maxConnections });
+  const admission = new Admission(options.random);
+  const refusals = new RefusalLog({ intervalMs: () => admissionLimits().refusalLogIntervalMs, now, report: (summary) => logRefusals(logger, site.id, summary) });
+  const refusalTicker = setInterval(() => refusals.tick(), 1_000).unref();
 
   const greetingFor = (socket: net.Socket): { ident: string; banner: string } => {
     const state = states.get(socket);
@@ -165,24 +196,36 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     const state = byPeer.get(`${info.ip}|${info.port}`);
     const log = state?.log ?? logger;
     // First of all: an 'error' without a listener would be thrown and take the node down.
-    client.on('error', (error: Error & { level?: string }) => log.info({ err: error.message, level: error.level }, 'ssh: connection error'));
+    client.on('error', (error: Error & { level?: string }) => {
+      if (state) state.closeReason ??= reasonForClientError(error);
+      log.info({ err: error.message, level: error.level }, 'ssh: connection error');
+    });
     if (!state || closing) {
+      if (state) state.closeReason ??= 'server shutting down';
       client.end();
       return;
     }
     state.client = client;
+    state.identified = true;
+    clearTimeout(state.timers.shift());
+    const endBecause = (reason: string) => {
+      state.closeReason ??= reason;
+      client.end();
+    };
     const auth = new ConnectionAuth(
       { siteId: site.id, policy: site.sshAlgorithms, getView: options.getView, verifyPassword: options.verifyPassword, verifyAgainstDummy: options.verifyAgainstDummy, transferLog: options.transferLog, maxAuthTries: limits.maxAuthTries },
       state.info,
       log,
-      () => client.end(),
+      () => endBecause('too many failed login attempts'),
     );
     client.on('authentication', (ctx) => auth.handle(ctx));
     client.on('ready', () => {
-      clearTimeout(state.loginTimer);
+      for (const timer of state.timers.splice(0)) clearTimeout(timer);
       state.authenticated = true;
+      state.ticket.authenticated();
       const user = auth.authenticated?.user;
-      if (!user) return client.end();
+      if (!user) return endBecause('internal error: logged in without a user');
+      const log = (state.log = state.log.child({ user: user.username }));
       client.on('session', (accept, reject) => {
         if (closing || state.channels >= limits.maxChannelsPerConnection) {
           log.info({ channels: state.channels }, closing ? 'ssh: channel refused, server closing' : 'ssh: channel refused, too many channels');
@@ -221,40 +264,56 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
 
   const onSocket = (socket: net.Socket): void => {
     socket.on('error', () => {}); // ssh2 reports socket errors through the client
-    const refusal = closing
-      ? 'server closing'
-      : states.size >= limits.maxConnections
-        ? 'too many connections'
-        : countUnauthenticated(states) >= limits.maxStartups
-          ? 'too many connections not yet logged in'
-          : undefined;
-    if (refusal !== undefined) {
-      logger.warn({ remote: socket.remoteAddress, connections: states.size }, `ssh: connection refused, ${refusal}`);
+    const policy = admissionLimits();
+    const decision = closing ? ({ admitted: false, reason: 'server closing' } as const) : admission.admit(socket.remoteAddress ?? '', policy);
+    if (!decision.admitted) {
+      refusals.note(socket.remoteAddress ?? '', decision.reason);
       socket.destroy();
       return;
     }
     const info = connectionInfo(site.id, socket);
-    const log = logger.child({ site: site.id, conn: info.connectionId });
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    const state: ConnState = { socket, info, log, channels: 0, transfers: 0, loginTimer: undefined, authenticated: false, closed };
+    const state: ConnState = {
+      socket,
+      info,
+      log: logger.child({ site: site.id, conn: info.connectionId }),
+      ticket: decision.ticket,
+      accepted: now(),
+      channels: 0,
+      transfers: 0,
+      timers: [],
+      identified: false,
+      authenticated: false,
+      closeReason: undefined,
+      firstEnd: undefined,
+      closed,
+    };
     const peer = `${info.remoteAddress}|${info.remotePort}`;
     states.set(socket, state);
     byPeer.set(peer, state);
-    log.info({ remote: info.remoteAddress, port: info.remotePort }, 'ssh: connection');
-    state.loginTimer = setTimeout(() => {
-      log.info({ graceMs: limits.loginGraceMs }, 'ssh: no successful login within the login grace time; disconnecting');
-      socket.destroy();
-    }, limits.loginGraceMs);
+    state.log.info({ remote: info.remoteAddress, port: info.remotePort }, 'ssh: connection');
+    const cutAfter = (ms: number, reason: string) =>
+      setTimeout(() => {
+        state.closeReason ??= reason;
+        socket.destroy();
+      }, ms);
+    // The identification timer is first: it is the one cleared when the identification arrives.
+    state.timers.push(cutAfter(policy.identificationGraceMs, 'identification grace time expired'), cutAfter(policy.loginGraceMs, 'login grace time expired'));
+    socket.on('error', (error: NodeJS.ErrnoException) => (state.closeReason ??= `network error (${error.code ?? error.message})`));
+    socket.once('end', () => (state.firstEnd ??= 'client'));
+    socket.once('finish', () => (state.firstEnd ??= 'server'));
     socket.once('close', () => {
-      clearTimeout(state.loginTimer);
+      for (const timer of state.timers.splice(0)) clearTimeout(timer);
+      state.ticket.release();
       states.delete(socket);
       if (byPeer.get(peer) === state) byPeer.delete(peer);
-      log.info('ssh: connection closed');
+      state.log.info({ reason: finalReason(state), loggedIn: state.authenticated, durationMs: now() - state.accepted }, 'ssh: connection closed');
     });
     try {
       ssh.injectSocket(socket);
     } catch (error) {
-      log.error({ err: error }, 'ssh: connection setup failed');
+      state.closeReason ??= 'internal error: connection setup failed';
+      state.log.error({ err: error }, 'ssh: connection setup failed');
       socket.destroy();
     }
   };
@@ -279,29 +338,41 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   const close = (): Promise<void> => (closed ??= shutdown());
   const shutdown = async (): Promise<void> => {
     closing = true;
+    clearInterval(refusalTicker);
     const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
-    for (const state of states.values()) if (state.transfers === 0) endConnection(state);
+    for (const state of states.values()) if (state.transfers === 0) endConnection(state, 'server shutting down');
     const allClosed = async () => {
       while (states.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
     };
     const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), limits.closeGraceMs).unref());
     if ((await Promise.race([allClosed().then(() => 'done' as const), grace])) === 'timeout') {
       logger.warn({ connections: states.size }, 'ssh: transfers still running after the close grace period; cutting them');
-      for (const state of states.values()) state.socket.destroy();
+      for (const state of states.values()) {
+        state.closeReason ??= 'server shutting down: transfer cut after the close grace period';
+        state.socket.destroy();
+      }
     }
+    // The listener is closed: refusals counted since the last report would be lost otherwise.
+    refusals.flush();
     await stopped;
     logger.info({ site: site.id }, 'ssh: closed');
   };
   return { address, close };
 }
 
-function countUnauthenticated(states: ReadonlyMap<net.Socket, ConnState>): number {
-  let count = 0;
-  for (const state of states.values()) if (!state.authenticated) count++;
-  return count;
+/** The first refusal from a source is logged at once; the rest of its interval as one count. */
+function logRefusals(logger: Logger, siteId: string, summary: RefusalSummary): void {
+  const { source, count, reasons, intervalMs } = summary;
+  if (summary.first) {
+    const reason = Object.keys(reasons)[0] as RefusalReason;
+    logger.warn({ site: siteId, source, reason }, `ssh: connection refused, ${reason}; more from this source are counted and logged once per interval`);
+  } else {
+    logger.warn({ site: siteId, source, count, reasons, intervalMs }, `ssh: ${count} more connections refused from ${source}`);
+  }
 }
 
-function endConnection(state: ConnState): void {
+function endConnection(state: ConnState, reason: string): void {
+  state.closeReason ??= reason;
   if (state.client) state.client.end();
   else state.socket.destroy();
   // A client that ignores the disconnect is cut shortly after.

@@ -178,6 +178,13 @@ export function logged(harness: Harness, text: string): Record<string, unknown>[
   return harness.logs.filter((line) => String(line.msg).includes(text));
 }
 
+/** Waits (bounded) until `count` log lines contain `text`; resolves with them. */
+export async function waitForLog(harness: Harness, text: string, { count = 1, timeoutMs = 5_000 } = {}): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (logged(harness, text).length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return logged(harness, text);
+}
+
 /** Runs `command` over ssh (password login) with `input` on its stdin; stdout as latin1. */
 export function execWithInput(harness: Harness, command: string, input: string, timeoutMs = 20_000): Promise<RunResult> {
   return new Promise((resolve) => {

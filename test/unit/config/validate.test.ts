@@ -213,3 +213,15 @@ test('ids that name Object.prototype members are not mistaken for existing entit
   const ok = applyAll([command({ type: 'vfs.put', vfs: vfs({ id: 'constructor' }) })], state);
   assert.deepEqual(errorsOf(ok, { type: 'user.put', user: user({ homeVfsId: 'constructor' }) }), []);
 });
+
+test('a site may bound connections not yet logged in, within sane ranges and with early drop starting no later than full', () => {
+  const state = populated();
+  const admission = { maxStartupsPerSource: 4, maxStartups: { start: 5, rate: 50, full: 20 }, identificationGraceMs: 5_000, loginGraceMs: 30_000, refusalLogIntervalMs: 10_000 };
+  assert.deepEqual(errorsOf(state, { type: 'site.put', site: site({ admission }) }), []);
+  assert.deepEqual(errorsOf(state, { type: 'site.put', site: site({ admission: { loginGraceMs: 20_000 } }) }), [], 'every field is optional');
+  assertRefused(state, { type: 'site.put', site: site({ admission: { maxStartups: { start: 30, rate: 30, full: 10 } } }) }, 'site.admission.maxStartups', /start \(30\) must not exceed full \(10\)/);
+  assertRefused(state, { type: 'site.put', site: site({ admission: { maxStartups: { start: 10, rate: 101, full: 100 } } }) }, 'site.admission.maxStartups.rate', /between 0 and 100/);
+  assertRefused(state, { type: 'site.put', site: site({ admission: { maxStartupsPerSource: 0 } }) }, 'site.admission.maxStartupsPerSource', /between 1 and/);
+  assertRefused(state, { type: 'site.put', site: site({ admission: { identificationGraceMs: 10 } }) }, 'site.admission.identificationGraceMs', /between 100 and/);
+  assertRefused(state, { type: 'site.put', site: site({ admission: { loginGrace: 5 } as never }) }, 'site.admission.loginGrace', /not a known field/);
+});
