@@ -170,6 +170,31 @@ export class LevelStorage implements Storage {
     return this.#write(true, (draft, ops) => compactTo(draft, ops, compactIndex));
   }
 
+  /**
+   * Gives member `from` the id `to` in the recorded membership and the hard state's vote, in
+   * one durable batch: an offline migration of a node's own id (nothing else may be running on
+   * this store, and no peer may know the old id). false when `from` is not a member.
+   */
+  renameMember(from: string, to: string): Promise<boolean> {
+    let renamed = false;
+    return this.#write(true, (draft, ops) => {
+      const rename = (ids: readonly string[]) => ids.map((id) => (id === from ? to : id)).sort();
+      const { confState } = draft.snapshot.metadata;
+      if (!confState.voters.includes(from) && !confState.learners.includes(from)) return;
+      for (const entry of draft.ents.slice(1)) {
+        if (entry.type === 'conf-change') throw new Error(`cannot rename member ${from}: the log holds membership changes (entry ${entry.index})`);
+      }
+      const metadata = { ...draft.snapshot.metadata, confState: { voters: rename(confState.voters), learners: rename(confState.learners) } };
+      draft.snapshot = { ...draft.snapshot, metadata };
+      ops.push({ type: 'put', key: SNAPSHOT_KEY, value: encodeSnapshot(draft.snapshot) });
+      if (draft.hardState.vote === from) {
+        draft.hardState = { ...draft.hardState, vote: to };
+        ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(draft.hardState) });
+      }
+      renamed = true;
+    }).then(() => renamed);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

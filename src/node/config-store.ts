@@ -1,11 +1,12 @@
-// The node's configuration: the config state machine (config/apply) driven by a replica
-// (cluster/replica). Today the replica is a cluster of one; the Raft replica replaces it
-// without changing this interface. The data plane only sees the frozen views it publishes.
+// The node's configuration: the config state machine (config/apply) driven by the Raft
+// replica (cluster/replica), today with this node as its only voter; joining a cluster does not
+// change this interface. The data plane only sees the frozen views it publishes, once per
+// applied batch.
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry } from '../../cluster/raft/types.ts';
-import { SingleNodeReplica } from '../../cluster/replica/single-node.ts';
-import type { Replica, StateMachine } from '../../cluster/replica/single-node.ts';
+import { RaftReplica } from '../../cluster/replica/raft-replica.ts';
+import type { Replica, StateMachine } from '../../cluster/replica/raft-replica.ts';
 import { apply, findRecent, outcomeOf } from '../config/apply.ts';
 import type { ApplyResult } from '../config/apply.ts';
 import { ConfigDecodeError, decodeCommand, decodeSnapshot, encodeCommand, encodeSnapshot } from '../config/codec.ts';
@@ -35,6 +36,8 @@ export interface ConfigStore extends ConfigSource {
 
 export interface ConfigStoreOptions {
   readonly dataDir: string;
+  /** This node's persisted id (node/node-id.ts); the only voter of a node of one. */
+  readonly nodeId: string;
   /** Snapshot and compact the log every this many entries (default 1000). */
   readonly snapshotEvery?: number;
   /** Background problems (a failed snapshot, a throwing subscriber); default: ignored. */
@@ -68,13 +71,16 @@ class ConfigMachine implements StateMachine<ApplyResult> {
   apply(entry: Entry): ApplyResult {
     const result = this.#applyEntry(entry);
     freeze(this.state);
-    this.onApplied();
     return result;
   }
 
+  afterApply(): void {
+    this.onApplied();
+  }
+
   #applyEntry(entry: Entry): ApplyResult {
-    if (entry.data.byteLength === 0) {
-      // A new Raft leader's no-op entry: it still takes its index.
+    if (entry.type !== 'normal' || entry.data.byteLength === 0) {
+      // A membership change (the replica records it) or a new leader's no-op: it takes its index.
       this.state = { ...this.state, appliedIndex: entry.index };
       return { ok: true };
     }
@@ -123,7 +129,7 @@ export async function openConfigStore(options: ConfigStoreOptions): Promise<Conf
   const openReplica =
     options.openReplica ??
     ((stateMachine: StateMachine<ApplyResult>) =>
-      SingleNodeReplica.open({ dir: configLogDir(options.dataDir), stateMachine, snapshotEvery: options.snapshotEvery, onError }));
+      RaftReplica.open({ dir: configLogDir(options.dataDir), stateMachine, nodeId: options.nodeId, snapshotEvery: options.snapshotEvery, onError }));
   const replica = await openReplica(machine);
   return new Store(machine, replica, facts, onError);
 }

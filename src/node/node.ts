@@ -13,7 +13,8 @@ import { startSshServer } from '../protocols/ssh/server.ts';
 import type { SshServer } from '../protocols/ssh/server.ts';
 import { openSession } from '../session/session.ts';
 import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID } from './bootstrap.ts';
-import { openConfigStore } from './config-store.ts';
+import { configLogDir, openConfigStore } from './config-store.ts';
+import { LEGACY_NODE_ID, loadNodeId, migrateLegacyNodeId } from './node-id.ts';
 import type { ConfigStore } from './config-store.ts';
 import { startControlServer } from './control-server.ts';
 import { controlHandlers } from './operations.ts';
@@ -116,7 +117,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
   try {
     const secrets = await openSecretBox(options.dataDir);
-    const store = await openConfigStore({ dataDir: options.dataDir, onError: (error) => logger.error({ err: error }, 'config store background error') });
+    const nodeId = await loadNodeId(options.dataDir);
+    if (await migrateLegacyNodeId(configLogDir(options.dataDir), nodeId)) {
+      logger.info({ nodeId, legacyId: LEGACY_NODE_ID }, 'config log migrated: this node is now named by its own id instead of the legacy "local"');
+    }
+    const store = await openConfigStore({ dataDir: options.dataDir, nodeId, onError: (error) => logger.error({ err: error }, 'config store background error') });
     cleanups.push(() => store.close());
 
     if (isFirstStart(options.dataDir)) {
@@ -154,7 +159,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const control = await startControlServer(options.dataDir, controlHandlers({ store, logger }), logger);
     cleanups.push(() => control.close());
-    logger.info({ dataDir: options.dataDir, pid: process.pid }, 'node started');
+    logger.info({ dataDir: options.dataDir, nodeId, pid: process.pid }, 'node started');
     return { stop };
   } catch (error) {
     logger.error({ err: error }, 'start failed');

@@ -283,20 +283,18 @@ export class ChaosRun {
     const hid = this.history.invoke(client.id, input, this.#now());
     const context = `${node}/${opId}`;
     client.op = { hid, opId, input, node, deadline: this.c.round + 30, context };
-    const raft = this.c.raft(node);
     let accepted = true;
-    if (input.kind === 'get') raft.readIndex(context);
+    if (input.kind === 'get') this.c.readIndex(node, context);
     else {
       const cmd: KvCommand = { id: opId, kind: input.kind, key, value: input.value };
       if (input.kind === 'cas') cmd.expected = input.expected;
-      accepted = raft.propose(encodeCommand(cmd));
+      accepted = this.c.propose(node, encodeCommand(cmd));
     }
-    if (!accepted) {
+    if (!accepted && client.op?.hid === hid) {
       // Dropped before it was appended anywhere: it cannot take effect.
       this.history.discard(hid);
       client.op = undefined;
     }
-    this.c.process(node);
   }
 
   #giveUp(client: Client): void {

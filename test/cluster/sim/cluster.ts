@@ -1,12 +1,15 @@
 // A deterministic in-memory Raft cluster: N RawNodes, each on a simulated disk (disk.ts: what
 // was written survives a process crash, only what was fsynced survives a power loss), a
 // key-value state machine, and one simulated network. Time advances in rounds: every live node
-// ticks once, then the messages due are delivered. Each node's Ready is handled exactly as
-// cluster/replica must: persist (each part a separate write, fsynced when mustSync), then
-// send, then apply, then advance; a crash may fall between any two of those writes. The
-// safety checker sees every step.
-import { RawNode, decodeConfChange, seededRandom } from '../../../cluster/raft/index.ts';
-import type { ConfChange, ConfState, Entry, MemoryStorage, Message, NodeId, RaftConfig, Ready } from '../../../cluster/raft/index.ts';
+// ticks once, then the messages due are delivered. Each node's Readies go through the
+// production replica's own loop (cluster/replica/ready-loop.ts): the simulator only persists
+// what take() hands it (each part a separate write, fsynced when mustSync; a crash may fall
+// between any two) before finish() sends, installs, applies and advances. The safety checker
+// sees every step.
+import { RawNode, seededRandom } from '../../../cluster/raft/index.ts';
+import type { ConfChange, ConfState, Entry, MemoryStorage, Message, NodeId, RaftConfig } from '../../../cluster/raft/index.ts';
+import { NotLeaderError, ReplicaLoop } from '../../../cluster/replica/ready-loop.ts';
+import type { PersistWork } from '../../../cluster/replica/ready-loop.ts';
 import { SimDisk } from './disk.ts';
 import { KvStore } from './kv.ts';
 import type { KvCommand } from './kv.ts';
@@ -36,14 +39,15 @@ export interface SimNode {
   readonly disk: SimDisk;
   /** What the node reads back from its disk. */
   readonly storage: MemoryStorage;
+  /** The production Ready loop around the node's RawNode; undefined while the node is down. */
+  loop: ReplicaLoop<KvCommand | undefined> | undefined;
   raft: RawNode | undefined;
+  /** The state machine (lives as long as the process: rebuilt from the snapshot at restart). */
   kv: KvStore;
   applied: number;
   /** Membership as of `applied`, recorded with snapshots. */
   confState: ConfState;
-  /** ReadIndex answers waiting for the node to apply up to their index. */
-  reads: { index: number; context: string }[];
-  /** Every committed entry this node applied since it last started, for tests. */
+  /** Every committed entry this node applied since it last started, as its state machine saw it. */
   appliedLog: Entry[];
 }
 
@@ -99,7 +103,7 @@ export class SimCluster {
       const confState: ConfState = options.voters.includes(id) ? { voters: [...options.voters].sort(), learners: [] } : { voters: [], learners: [] };
       const disk = new SimDisk(confState);
       const node: SimNode = {
-        id, disk, get storage() { return disk.storage; }, raft: undefined, kv: new KvStore(), applied: 0, confState, reads: [], appliedLog: [],
+        id, disk, get storage() { return disk.storage; }, loop: undefined, raft: undefined, kv: new KvStore(), applied: 0, confState, appliedLog: [],
       };
       this.nodes.set(id, node);
       this.#start(node);
@@ -143,9 +147,25 @@ export class SimCluster {
     node.kv = KvStore.restore(snap.data);
     node.applied = snap.metadata.index;
     node.confState = snap.metadata.confState;
-    node.reads = [];
     node.appliedLog = [];
+    const incarnation = String(this.#restarts);
     node.raft = new RawNode(this.#config(node));
+    node.loop = new ReplicaLoop({
+      raw: node.raft,
+      machine: node.kv,
+      send: (messages) => {
+        for (const m of messages) this.net.send(m, this.round);
+      },
+      applied: node.applied,
+      confState: node.confState,
+      incarnation,
+    });
+  }
+
+  loop(id: NodeId): ReplicaLoop<KvCommand | undefined> {
+    const loop = this.node(id).loop;
+    if (loop === undefined) throw new Error(`node ${id} is down`);
+    return loop;
   }
 
   /**
@@ -157,6 +177,7 @@ export class SimCluster {
     const node = this.node(id);
     if (node.raft === undefined) return;
     node.raft = undefined;
+    node.loop = undefined;
     this.stats.crashes++;
     if (options.powerLoss === true) {
       const unsynced = node.disk.unsynced;
@@ -180,26 +201,28 @@ export class SimCluster {
 
   // ---- driving ----------------------------------------------------------------------------
 
-  /** Handles every pending Ready of a node, the way cluster/replica must. */
+  /** Handles every pending Ready of a node through the replica's loop. */
   process(id: NodeId): void {
     const node = this.node(id);
-    for (let guard = 0; node.raft !== undefined && node.raft.hasReady(); guard++) {
+    for (let guard = 0; node.loop !== undefined; guard++) {
       if (guard > 1000) throw new Error(`node ${id} keeps producing Readies`);
-      this.#handleReady(node, node.raft, node.raft.ready());
+      const work = node.loop.take();
+      if (work === undefined) return;
+      this.#handleReady(node, node.loop, work);
     }
   }
 
-  #handleReady(node: SimNode, raft: RawNode, rd: Ready): void {
+  #handleReady(node: SimNode, loop: ReplicaLoop<KvCommand | undefined>, work: PersistWork): void {
     const crash = this.crashPoint.get(node.id);
     if (crash !== undefined) this.crashPoint.delete(node.id);
     const down = (): void => this.crash(node.id, { powerLoss: crash?.powerLoss === true, keep: crash?.keep });
     // The documented order; each part is its own write, so a crash can fall between them.
     const d = node.disk;
     const writes: (() => void)[] = [];
-    const snapshot = rd.snapshot;
+    const snapshot = work.snapshot;
     if (snapshot !== undefined) writes.push(() => d.applySnapshot(snapshot));
-    if (rd.entries.length > 0) writes.push(() => d.append(rd.entries));
-    const hardState = rd.hardState;
+    if (work.entries.length > 0) writes.push(() => d.append(work.entries));
+    const hardState = work.hardState;
     if (hardState !== undefined) writes.push(() => d.setHardState(hardState));
     if (crash?.at === 'before-persist') return down();
     if (crash?.at === 'mid-persist' && writes.length > 0) {
@@ -208,55 +231,31 @@ export class SimCluster {
       return down();
     }
     for (const w of writes) w();
-    if (rd.mustSync) d.sync();
-    this.safety.onPersisted(node.id, rd, raft);
+    if (work.sync) d.sync();
+    this.safety.onPersisted(node.id, work.ready, loop.raw);
     if (crash !== undefined) return down();
-    for (const m of rd.messages) this.net.send(m, this.round);
-    if (rd.snapshot !== undefined) this.#installSnapshot(node, rd);
-    for (const e of rd.committedEntries) this.#apply(node, e);
-    for (const rs of rd.readStates) node.reads.push(rs);
-    raft.advance();
-    this.#serveReads(node);
-    this.#maybeCompact(node);
-  }
-
-  #installSnapshot(node: SimNode, rd: Ready): void {
-    const snap = rd.snapshot;
-    if (snap === undefined) return;
-    node.kv = KvStore.restore(snap.data);
-    node.applied = snap.metadata.index;
-    node.confState = snap.metadata.confState;
-    this.safety.onSnapshotInstalled(node.id, snap.metadata.index, snap.metadata.term);
-    this.stats.snapshotsInstalled++;
-    this.hooks.onSnapshotInstalled?.(node);
-  }
-
-  #apply(node: SimNode, e: Entry): void {
-    if (e.index !== node.applied + 1) throw new Error(`${node.id} applies ${e.index} after ${node.applied}`);
-    this.safety.onApplied(node.id, e);
-    node.applied = e.index;
-    node.appliedLog.push(e);
-    if (e.type === 'conf-change') {
-      node.confState = decodeConfChange(e.data).confState;
-      this.stats.confChangesApplied++;
-      return;
+    const finished = loop.finish(work);
+    if (finished.installed !== undefined) {
+      const { index, term } = finished.installed.metadata;
+      this.safety.onSnapshotInstalled(node.id, index, term);
+      this.stats.snapshotsInstalled++;
+      node.applied = index;
+      node.confState = loop.confState;
+      this.hooks.onSnapshotInstalled?.(node);
     }
-    const cmd = node.kv.apply(e);
-    if (cmd !== undefined) this.hooks.onApplied?.(node, cmd);
-  }
-
-  #serveReads(node: SimNode): void {
-    if (node.reads.length === 0) return;
-    const waiting: { index: number; context: string }[] = [];
-    for (const rs of node.reads) {
-      if (rs.index > node.applied) {
-        waiting.push(rs);
-        continue;
-      }
+    for (const a of finished.applied) {
+      this.safety.onApplied(node.id, a.logEntry);
+      node.applied = a.logEntry.index;
+      node.appliedLog.push(a.entry);
+      if (a.entry.type === 'conf-change') this.stats.confChangesApplied++;
+      else if (a.result !== undefined) this.hooks.onApplied?.(node, a.result);
+    }
+    node.confState = loop.confState;
+    for (const context of finished.reads) {
       this.stats.readsServed++;
-      this.hooks.onRead?.(node, rs.context);
+      this.hooks.onRead?.(node, context);
     }
-    node.reads = waiting;
+    this.#maybeCompact(node);
   }
 
   #maybeCompact(node: SimNode): void {
@@ -270,8 +269,9 @@ export class SimCluster {
   /** The application snapshots its state at its applied index and compacts behind it. */
   snapshotNow(id: NodeId, margin = this.opts.compactionMargin): void {
     const node = this.node(id);
-    node.disk.createSnapshot(node.applied, node.confState, node.kv.serialize());
-    const compactTo = node.applied - margin;
+    const { index, confState, data } = this.loop(id).snapshotRequest();
+    node.disk.createSnapshot(index, confState, data);
+    const compactTo = index - margin;
     if (compactTo > node.storage.firstIndex()) node.disk.compact(compactTo);
     // The snapshot replaces log entries: it must be durable before they are gone.
     node.disk.sync();
@@ -344,8 +344,15 @@ export class SimCluster {
     return ok ? found : undefined;
   }
 
+  /** Proposes through the node's replica loop; false when it was dropped there. */
   propose(id: NodeId, data: Uint8Array): boolean {
-    const ok = this.raft(id).propose(data);
+    let ok = true;
+    try {
+      this.loop(id).propose(data);
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) throw error;
+      ok = false;
+    }
     this.process(id);
     return ok;
   }
@@ -362,7 +369,7 @@ export class SimCluster {
   }
 
   readIndex(id: NodeId, context: string): void {
-    this.raft(id).readIndex(context);
+    this.loop(id).readIndex(context);
     this.process(id);
   }
 

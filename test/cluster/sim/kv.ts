@@ -44,6 +44,17 @@ export class KvStore {
     return c;
   }
 
+  // The StateMachine contract of cluster/replica, so the simulator drives the replica's loop.
+  snapshot(): Uint8Array {
+    return this.serialize();
+  }
+
+  restore(data: Uint8Array): void {
+    const restored = KvStore.restore(data);
+    this.map = restored.map;
+    this.results = restored.results;
+  }
+
   serialize(): Uint8Array {
     return encoder.encode(JSON.stringify({ map: [...this.map], results: [...this.results] }));
   }

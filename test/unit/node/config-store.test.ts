@@ -4,13 +4,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { SingleNodeReplica } from '../../../cluster/replica/single-node.ts';
+import { RaftReplica } from '../../../cluster/replica/raft-replica.ts';
 import { LevelStorage } from '../../../cluster/storage/level-storage.ts';
 import { encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
 import type { ConfigView } from '../../../src/config/view.ts';
 import { configLogDir, ConfigValidationError, openConfigStore } from '../../../src/node/config-store.ts';
 import type { ConfigStore } from '../../../src/node/config-store.ts';
 import { command, site, user, vfs } from '../config/fixtures.ts';
+
+// A node of one, as a first start names it (node/node-id.ts).
+const nodeId = 'n-00000000000a';
+// Every open of a node of one elects it anew, and a new leader's first entry is a no-op: the
+// first command of a fresh store lands at index 2.
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-store-'));
@@ -32,18 +37,18 @@ async function populate(store: ConfigStore): Promise<void> {
 }
 
 test('a valid command is applied and visible in the next view', async (t) => {
-  const store = await openConfigStore({ dataDir: await tempDir(t) });
+  const store = await openConfigStore({ dataDir: await tempDir(t), nodeId });
   t.after(() => store.close());
   await populate(store);
   const view = store.current();
-  assert.equal(view.revision, 5);
+  assert.equal(view.revision, 6);
   assert.equal(view.user('default', 'alice')?.homeVfsId, 'home');
   assert.equal(view.settings.serverName, 'Quay');
   assert.ok(Object.isFrozen(store.state().users['default/alice']), 'state() cannot be mutated by callers');
 });
 
 test('an invalid command is rejected with its errors and nothing is appended', async (t) => {
-  const store = await openConfigStore({ dataDir: await tempDir(t) });
+  const store = await openConfigStore({ dataDir: await tempDir(t), nodeId });
   t.after(() => store.close());
   await populate(store);
   await assert.rejects(store.propose(command({ type: 'vfs.delete', vfsId: 'home' })), (error: ConfigValidationError) => {
@@ -51,13 +56,13 @@ test('an invalid command is rejected with its errors and nothing is appended', a
     assert.match(error.errors[0]!.message, /still used by default\/alice/);
     return true;
   });
-  assert.equal(store.state().appliedIndex, 5);
+  assert.equal(store.state().appliedIndex, 6);
   const next = await store.propose(command({ type: 'user.put', user: user({ username: 'bob' }) }));
-  assert.deepEqual(next, { ok: true, index: 6 });
+  assert.deepEqual(next, { ok: true, index: 7 });
 });
 
 test('a command that went stale before its turn is refused at apply and still takes its index', async (t) => {
-  const store = await openConfigStore({ dataDir: await tempDir(t) });
+  const store = await openConfigStore({ dataDir: await tempDir(t), nodeId });
   t.after(() => store.close());
   await populate(store);
   await store.propose(command({ type: 'vfs.put', vfs: vfs({ id: 'spare', target: '/srv/spare' }) }));
@@ -66,19 +71,19 @@ test('a command that went stale before its turn is refused at apply and still ta
     store.propose(command({ type: 'vfs.delete', vfsId: 'spare' })),
     store.propose(command({ type: 'user.put', user: user({ username: 'bob', homeVfsId: 'spare' }) })),
   ]);
-  assert.deepEqual(deleted, { ok: true, index: 7 });
+  assert.deepEqual(deleted, { ok: true, index: 8 });
   assert.equal(put.ok, false);
-  assert.equal(put.index, 8);
+  assert.equal(put.index, 9);
   assert.equal(store.current().user('default', 'bob'), undefined);
 });
 
 test('subscribers get a new frozen view after each apply until they unsubscribe', async (t) => {
-  const store = await openConfigStore({ dataDir: await tempDir(t) });
+  const store = await openConfigStore({ dataDir: await tempDir(t), nodeId });
   t.after(() => store.close());
   const seen: ConfigView[] = [];
   const unsubscribe = store.subscribe((view) => seen.push(view));
   await populate(store);
-  assert.deepEqual(seen.map((view) => view.revision), [1, 2, 3, 4, 5]);
+  assert.deepEqual(seen.map((view) => view.revision), [2, 3, 4, 5, 6]);
   assert.ok(Object.isFrozen(seen[4]!.user('default', 'alice')));
   assert.equal(seen[0]!.user('default', 'alice'), undefined, 'old views never change');
   unsubscribe();
@@ -89,14 +94,16 @@ test('subscribers get a new frozen view after each apply until they unsubscribe'
 test('a restarted store replays to the same state, with or without snapshots', async (t) => {
   for (const snapshotEvery of [1, 2, 1000]) {
     const dataDir = await tempDir(t);
-    const store = await openConfigStore({ dataDir, snapshotEvery });
+    const store = await openConfigStore({ dataDir, nodeId, snapshotEvery });
     await populate(store);
     await store.propose(command({ type: 'user.put', user: user({ username: 'bob' }) }));
     await store.propose(command({ type: 'user.delete', siteId: 'default', username: 'alice' }));
-    const before = encodeSnapshot(store.state());
+    const before = store.state();
     await store.close();
-    const reopened = await openConfigStore({ dataDir, snapshotEvery });
-    assert.deepEqual(encodeSnapshot(reopened.state()), before, `snapshotEvery ${snapshotEvery}`);
+    const reopened = await openConfigStore({ dataDir, nodeId, snapshotEvery });
+    // Equal but for the applied index, which the restarted leader's no-op moved by one.
+    assert.equal(reopened.state().appliedIndex, before.appliedIndex + 1);
+    assert.deepEqual(encodeSnapshot({ ...reopened.state(), appliedIndex: 0 }), encodeSnapshot({ ...before, appliedIndex: 0 }), `snapshotEvery ${snapshotEvery}`);
     assert.equal(reopened.current().user('default', 'bob')?.username, 'bob');
     await reopened.close();
   }
@@ -104,7 +111,7 @@ test('a restarted store replays to the same state, with or without snapshots', a
 
 test('an entry persisted but not applied before a crash is applied on restart', async (t) => {
   const dataDir = await tempDir(t);
-  const store = await openConfigStore({ dataDir });
+  const store = await openConfigStore({ dataDir, nodeId });
   await populate(store);
   await store.close();
   // Simulates the crash window: the entry reached the disk, the process died before apply.
@@ -113,9 +120,9 @@ test('an entry persisted but not applied before a crash is applied on restart', 
   const entry = { index, term: log.hardState().term, type: 'normal' as const, data: encodeCommand(command({ type: 'user.put', user: user({ username: 'carol' }) })) };
   await log.save({ entries: [entry], hardState: { ...log.hardState(), commit: index } });
   await log.close();
-  const reopened = await openConfigStore({ dataDir });
+  const reopened = await openConfigStore({ dataDir, nodeId });
   t.after(() => reopened.close());
-  assert.equal(reopened.state().appliedIndex, index);
+  assert.equal(reopened.state().appliedIndex, index + 1, 'applied, then the restarted leader\'s no-op');
   assert.ok(reopened.current().user('default', 'carol'));
 });
 
@@ -127,7 +134,7 @@ test('a node killed right after proposals resolve keeps every acknowledged chang
   };
   const code = `import { openConfigStore } from ${JSON.stringify(modules.store)};
     import { command, site, user, vfs } from ${JSON.stringify(modules.fixtures)};
-    const store = await openConfigStore({ dataDir: ${JSON.stringify(dataDir)}, snapshotEvery: 4 });
+    const store = await openConfigStore({ dataDir: ${JSON.stringify(dataDir)}, nodeId: ${JSON.stringify(nodeId)}, snapshotEvery: 4 });
     await store.propose(command({ type: 'site.put', site: site() }));
     await store.propose(command({ type: 'vfs.put', vfs: vfs() }));
     await store.propose(command({ type: 'vfs.put', vfs: vfs({ id: 'shared', target: '/srv/shared' }) }));
@@ -147,9 +154,9 @@ test('a node killed right after proposals resolve keeps every acknowledged chang
   });
   assert.equal(outcome.stdout, 'done\n');
   assert.equal(outcome.signal, 'SIGKILL');
-  const store = await openConfigStore({ dataDir, snapshotEvery: 4 });
+  const store = await openConfigStore({ dataDir, nodeId, snapshotEvery: 4 });
   t.after(() => store.close());
-  assert.equal(store.state().appliedIndex, 10);
+  assert.equal(store.state().appliedIndex, 12, 'a no-op, 10 commands, the reopened leader\'s no-op');
   assert.deepEqual(store.current().users('default').map((u) => u.username), ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6']);
 });
 
@@ -159,9 +166,10 @@ test('the replica is pluggable: the store drives whatever replica it is given', 
   let opened = 0;
   const store = await openConfigStore({
     dataDir,
+    nodeId,
     openReplica: (stateMachine) => {
       opened++;
-      return SingleNodeReplica.open({ dir: logDir, stateMachine, nodeId: 'n7' });
+      return RaftReplica.open({ dir: logDir, stateMachine, nodeId: 'n7' });
     },
   });
   await populate(store);
@@ -169,13 +177,13 @@ test('the replica is pluggable: the store drives whatever replica it is given', 
   assert.equal(opened, 1);
   const log = await LevelStorage.open(logDir);
   t.after(() => log.close());
-  assert.equal(log.lastIndex(), 5);
+  assert.equal(log.lastIndex(), 6);
   assert.deepEqual(log.snapshot().metadata.confState.voters, ['n7']);
 });
 
 test('a log entry that is not a valid command is refused on replay and the store carries on', async (t) => {
   const dataDir = await tempDir(t);
-  const store = await openConfigStore({ dataDir });
+  const store = await openConfigStore({ dataDir, nodeId });
   await populate(store);
   const before = store.state();
   await store.close();
@@ -184,34 +192,34 @@ test('a log entry that is not a valid command is refused on replay and the store
   const data = new TextEncoder().encode('{"type":"future.command","id":"x","at":1,"actor":"newer"}');
   await log.save({ entries: [{ index, term: log.hardState().term, type: 'normal', data }], hardState: { ...log.hardState(), commit: index } });
   await log.close();
-  const reopened = await openConfigStore({ dataDir });
+  const reopened = await openConfigStore({ dataDir, nodeId });
   t.after(() => reopened.close());
-  assert.equal(reopened.state().appliedIndex, index);
+  assert.equal(reopened.state().appliedIndex, index + 1);
   assert.deepEqual({ ...reopened.state(), appliedIndex: 0 }, { ...before, appliedIndex: 0 });
-  assert.deepEqual(await reopened.propose(command({ type: 'settings.update', settings: { serverName: 'Next' } })), { ok: true, index: index + 1 });
+  assert.deepEqual(await reopened.propose(command({ type: 'settings.update', settings: { serverName: 'Next' } })), { ok: true, index: index + 2 });
 });
 
 test('a corrupt config snapshot stops the store from opening with a clear error', async (t) => {
   const dataDir = await tempDir(t);
-  const store = await openConfigStore({ dataDir });
+  const store = await openConfigStore({ dataDir, nodeId });
   await populate(store);
   await store.close();
   const log = await LevelStorage.open(configLogDir(dataDir));
   await log.createSnapshot(log.lastIndex(), log.snapshot().metadata.confState, new TextEncoder().encode('{"version":1,"state":{}}'), { compact: true });
   await log.close();
-  await assert.rejects(openConfigStore({ dataDir }), /invalid snapshot: state.appliedIndex is required/);
+  await assert.rejects(openConfigStore({ dataDir, nodeId }), /invalid snapshot: state.appliedIndex is required/);
 });
 
 test('a proposal retried with the same command id is applied once and answers with the first outcome', async (t) => {
   const dataDir = await tempDir(t);
-  const store = await openConfigStore({ dataDir });
+  const store = await openConfigStore({ dataDir, nodeId });
   await populate(store);
   const putBob = command({ type: 'user.put', user: user({ username: 'bob' }) });
-  assert.deepEqual(await store.propose(putBob), { ok: true, index: 6 });
+  assert.deepEqual(await store.propose(putBob), { ok: true, index: 7 });
   await store.propose(command({ type: 'user.delete', siteId: 'default', username: 'bob' }));
   // The proposer never heard the answer (leader change, dropped socket) and retries.
-  assert.deepEqual(await store.propose(putBob), { ok: true, duplicateOf: 6, index: 6 });
-  assert.equal(store.state().appliedIndex, 7, 'nothing was appended for the retry');
+  assert.deepEqual(await store.propose(putBob), { ok: true, duplicateOf: 7, index: 7 });
+  assert.equal(store.state().appliedIndex, 8, 'nothing was appended for the retry');
   assert.equal(store.current().user('default', 'bob'), undefined);
   await store.close();
   // A retry that reached the log twice (two leaders both appended it) applies once on replay.
@@ -219,15 +227,15 @@ test('a proposal retried with the same command id is applied once and answers wi
   const index = log.lastIndex() + 1;
   await log.save({ entries: [{ index, term: log.hardState().term, type: 'normal', data: encodeCommand(putBob) }], hardState: { ...log.hardState(), commit: index } });
   await log.close();
-  const reopened = await openConfigStore({ dataDir });
+  const reopened = await openConfigStore({ dataDir, nodeId });
   t.after(() => reopened.close());
-  assert.equal(reopened.state().appliedIndex, index);
+  assert.equal(reopened.state().appliedIndex, index + 1);
   assert.equal(reopened.current().user('default', 'bob'), undefined);
 });
 
 test('an entry committed under looser rules replays into the state after a restart', async (t) => {
   const dataDir = await tempDir(t);
-  const store = await openConfigStore({ dataDir });
+  const store = await openConfigStore({ dataDir, nodeId });
   await populate(store);
   await store.close();
   // Written by an older version whose rules let this VFS target and username through.
@@ -242,7 +250,7 @@ test('an entry committed under looser rules replays into the state after a resta
     hardState: { ...log.hardState(), commit: first + legacy.length - 1 },
   });
   await log.close();
-  const reopened = await openConfigStore({ dataDir });
+  const reopened = await openConfigStore({ dataDir, nodeId });
   t.after(() => reopened.close());
   assert.ok(reopened.validate(legacy[0]!).length > 0, 'today a proposal like it is refused');
   assert.equal(reopened.current().user('default', 'Legacy User')?.homeVfsId, 'legacy');

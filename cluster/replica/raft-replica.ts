@@ -1,0 +1,265 @@
+// The production replica: a Raft RawNode on LevelDB, driven by the shared Ready loop
+// (ready-loop.ts) on a timer. A node of one is this same replica with itself as the only
+// voter, never a separate mode (DESIGN.md): it elects itself at once on open, and each batch
+// of proposals becomes one Ready, one atomic fsynced write, then applied (group commit).
+//
+// A failed write leaves LevelStorage as it was, so the replica recovers the way a restart
+// would: it rebuilds the RawNode from storage (the state machine keeps everything applied)
+// and campaigns again; the proposals of the lost Ready reject with the write's error. A state
+// machine that throws stops the replica: the node must restart and replay.
+import { randomBytes } from 'node:crypto';
+import { seededRandom } from '../raft/random.ts';
+import { RawNode } from '../raft/raw-node.ts';
+import type { ConfChange } from '../raft/confchange.ts';
+import type { Status } from '../raft/raw-node.ts';
+import type { ConfState, Message, NodeId } from '../raft/types.ts';
+import { LevelStorage } from '../storage/level-storage.ts';
+import { NotLeaderError, ReplicaLoop } from './ready-loop.ts';
+import type { Finished } from './ready-loop.ts';
+import type { Proposed, Replica, StateMachine } from './state-machine.ts';
+
+export type { Proposed, Replica, StateMachine } from './state-machine.ts';
+export { NotLeaderError } from './ready-loop.ts';
+
+/** The subset of LevelStorage the replica uses (lets a test inject a failing disk). */
+export type ReplicaStorage = Pick<
+  LevelStorage,
+  'initialState' | 'hardState' | 'snapshot' | 'entries' | 'firstIndex' | 'lastIndex' | 'term' | 'save' | 'createSnapshot' | 'close'
+>;
+
+export interface RaftReplicaOptions<R> {
+  /** LevelDB directory of the log (ignored when `storage` is given). */
+  readonly dir: string;
+  readonly stateMachine: StateMachine<R>;
+  /** This node's persisted id (see node/node-id.ts). */
+  readonly nodeId: NodeId;
+  /** Take a snapshot and compact the log after this many entries (default 1000). */
+  readonly snapshotEvery?: number;
+  readonly storage?: ReplicaStorage;
+  /** Messages for peers; a node of one has none to send. */
+  readonly send?: (messages: readonly Message[]) => void;
+  /** Milliseconds per Raft tick (default 100: elections after 1-2 s, heartbeats every 100 ms). */
+  readonly tickMs?: number;
+  /** Told about background failures that do not fail a proposal (snapshotting). */
+  readonly onError?: (error: Error) => void;
+}
+
+export class ReplicaFailedError extends Error {
+  constructor(cause: unknown) {
+    super('the replica stopped after its state machine failed to apply a persisted entry; restart the node (it will replay the log)', { cause });
+    this.name = 'ReplicaFailedError';
+  }
+}
+
+interface Waiter<R> {
+  resolve(p: Proposed<R>): void;
+  reject(e: Error): void;
+}
+
+export class RaftReplica<R> implements Replica<R> {
+  readonly #storage: ReplicaStorage;
+  readonly #machine: StateMachine<R>;
+  readonly #options: RaftReplicaOptions<R>;
+  readonly #snapshotEvery: number;
+  readonly #onError: (error: Error) => void;
+  #loop: ReplicaLoop<R>;
+  readonly #waiting = new Map<string, Waiter<R>>();
+  #draining: Promise<void> | undefined;
+  #again = false;
+  #failed: Error | undefined;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(storage: ReplicaStorage, options: RaftReplicaOptions<R>) {
+    this.#storage = storage;
+    this.#machine = options.stateMachine;
+    this.#options = options;
+    this.#snapshotEvery = Math.max(1, options.snapshotEvery ?? 1000);
+    this.#onError = options.onError ?? (() => undefined);
+    const snapshot = storage.snapshot();
+    const { index, term, confState } = snapshot.metadata;
+    if (index > 0) this.#machine.restore(snapshot.data, index, term);
+    this.#loop = this.#newLoop(index, confState);
+  }
+
+  /**
+   * Opens the log, restores the latest snapshot and, as a node of one, elects itself and
+   * replays every entry after the snapshot before resolving.
+   */
+  static async open<R>(options: RaftReplicaOptions<R>): Promise<RaftReplica<R>> {
+    const storage = options.storage ?? (await LevelStorage.open(options.dir, { voters: [options.nodeId], learners: [] }));
+    try {
+      const replica = new RaftReplica(storage, options);
+      replica.#campaignIfAlone();
+      await replica.#drain();
+      if (replica.#failed) throw replica.#failed;
+      replica.#timer = setInterval(() => replica.#tick(), options.tickMs ?? 100);
+      replica.#timer.unref();
+      return replica;
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+  }
+
+  appliedIndex(): number {
+    return this.#loop.applied;
+  }
+
+  status(): Status {
+    return this.#loop.status();
+  }
+
+  /** Appends `data` and resolves once this node applied it, with the state machine's result. */
+  propose(data: Uint8Array): Promise<Proposed<R>> {
+    if (this.#closed) return Promise.reject(new Error('the replica is closed'));
+    if (this.#failed) return Promise.reject(new ReplicaFailedError(this.#failed));
+    let id: string;
+    try {
+      id = this.#loop.propose(data);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const result = new Promise<Proposed<R>>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    void this.#drain();
+    return result;
+  }
+
+  /** A one-server membership change (the cluster's join and leave build on it). */
+  proposeConfChange(change: ConfChange): boolean {
+    const ok = this.#loop.proposeConfChange(change);
+    void this.#drain();
+    return ok;
+  }
+
+  /** A message from a peer (the cluster transport delivers here). */
+  step(message: Message): boolean {
+    const ok = this.#loop.raw.step(message);
+    void this.#drain();
+    return ok;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopTimer();
+    await this.#draining;
+    this.#rejectAll(new Error('the replica closed before the proposal was applied'));
+    await this.#storage.close();
+  }
+
+  #newLoop(applied: number, confState: ConfState): ReplicaLoop<R> {
+    const raw = new RawNode({ id: this.#options.nodeId, storage: this.#storage, random: seededRandom(randomBytes(4).readUInt32LE(0)), applied, heartbeatTicks: 1, electionTicks: 10 });
+    return new ReplicaLoop({
+      raw,
+      machine: this.#machine,
+      send: this.#options.send ?? (() => undefined),
+      applied,
+      confState,
+      incarnation: randomBytes(6).toString('base64url'),
+    });
+  }
+
+  /** The only voter wins at once: no need to wait out an election timeout. */
+  #campaignIfAlone(): void {
+    const { voters } = this.#loop.status().config;
+    if (voters.length === 1 && voters[0] === this.#options.nodeId) this.#loop.raw.campaign();
+  }
+
+  #tick(): void {
+    if (this.#closed || this.#failed) return;
+    this.#loop.raw.tick();
+    void this.#drain();
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Handles Readies until there are none; one drain at a time, re-run if asked meanwhile. */
+  #drain(): Promise<void> {
+    if (this.#draining) {
+      this.#again = true;
+      return this.#draining;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          this.#again = false;
+          await this.#handleReadies();
+        } while (this.#again && !this.#failed);
+      } finally {
+        this.#draining = undefined;
+      }
+    };
+    this.#draining = run();
+    return this.#draining;
+  }
+
+  async #handleReadies(): Promise<void> {
+    for (let work = this.#loop.take(); work !== undefined; work = this.#loop.take()) {
+      try {
+        await this.#storage.save({ snapshot: work.snapshot, entries: work.entries, hardState: work.hardState }, { sync: work.sync });
+      } catch (error) {
+        this.#recoverFromWriteFailure(error as Error, work.entries.length);
+        return;
+      }
+      let finished: Finished<R>;
+      try {
+        finished = this.#loop.finish(work);
+      } catch (error) {
+        this.#failed = error as Error;
+        this.#stopTimer();
+        this.#rejectAll(new ReplicaFailedError(error));
+        return;
+      }
+      this.#settle(finished);
+      await this.#maybeSnapshot();
+    }
+  }
+
+  #settle(finished: Finished<R>): void {
+    for (const a of finished.applied) {
+      if (a.proposalId === undefined) continue;
+      const waiter = this.#waiting.get(a.proposalId);
+      if (waiter === undefined) continue;
+      this.#waiting.delete(a.proposalId);
+      waiter.resolve({ index: a.logEntry.index, term: a.logEntry.term, result: a.result });
+    }
+    // A leader that lost office may still see its entries committed by the next one, or not:
+    // the outcome is unknown, so the caller retries (config commands carry ids: once only).
+    if (finished.softState !== undefined && finished.softState.role !== 'leader' && this.#waiting.size > 0) {
+      this.#rejectAll(new NotLeaderError(finished.softState.lead, 'leadership changed before the proposal was applied; it may still apply'));
+    }
+  }
+
+  #recoverFromWriteFailure(error: Error, lostEntries: number): void {
+    // Nothing of the failed Ready reached the store or the state machine; the RawNode still
+    // believes it did. Rebuild it from storage, as a restart would, and elect again.
+    this.#onError(new Error(`the config log could not be written (${error.message}); ${lostEntries} entries not persisted`, { cause: error }));
+    this.#rejectAll(error);
+    this.#loop = this.#newLoop(this.#loop.applied, this.#loop.confState);
+    // Retried by the next tick or proposal, not at once: a full disk must not spin the loop.
+    this.#campaignIfAlone();
+  }
+
+  #rejectAll(error: Error): void {
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const w of waiting) w.reject(error);
+  }
+
+  /** Snapshots and compacts once `snapshotEvery` entries have been applied since the last one. */
+  async #maybeSnapshot(): Promise<void> {
+    const since = this.#loop.applied - this.#storage.snapshot().metadata.index;
+    if (since < this.#snapshotEvery) return;
+    const { index, confState, data } = this.#loop.snapshotRequest();
+    try {
+      await this.#storage.createSnapshot(index, confState, data, { compact: true });
+    } catch (error) {
+      // The log still holds everything, so nothing is lost; the next batch retries.
+      this.#onError(error as Error);
+    }
+  }
+}
