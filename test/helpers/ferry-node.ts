@@ -2,7 +2,7 @@
 // a free port, and stops it with SIGTERM. Every integration test that needs a whole node uses it.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -147,4 +147,24 @@ export async function crashNode(node: RunningNode): Promise<void> {
   const gone = new Promise((resolve) => node.process.once('exit', resolve));
   node.process.kill('SIGKILL');
   await gone;
+}
+
+/** The node's JSON app log (`<data>/logs/ferry.log`), one object per line; [] before it exists. */
+export function appLogLines(node: RunningNode): Record<string, unknown>[] {
+  const file = path.join(node.dataDir, 'logs', 'ferry.log');
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // empty, or a line still being written
+  return lines.filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Waits (bounded) until the app log holds `count` lines that `match`; resolves with all of them. */
+export async function waitForAppLog(node: RunningNode, match: (line: Record<string, unknown>) => boolean, { count = 1, timeoutMs = 10_000 } = {}): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = appLogLines(node).filter(match);
+    if (found.length >= count) return found;
+    if (Date.now() > deadline) throw new Error(`the app log of ${node.dataDir} has ${found.length} of ${count} expected lines`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

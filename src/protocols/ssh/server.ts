@@ -109,10 +109,15 @@ interface ConnState {
 /** Why ssh2 gave up on a connection, from the error it reported. */
 function reasonForClientError(error: Error & { level?: string; code?: unknown }): string {
   if (error.level === 'client-timeout') return 'keepalive timeout: the client stopped answering';
-  if (error.level === 'socket') return `network error (${typeof error.code === 'string' ? error.code : error.message})`;
+  if (error.level === 'socket') return networkReason(typeof error.code === 'string' ? error.code : error.message);
   // A DISCONNECT message from the client carries its numeric reason code (RFC 4253 11.1).
   if (typeof error.code === 'number') return `client disconnected: ${error.message}`;
   return `protocol error: ${error.message}`;
+}
+
+function networkReason(code: string): string {
+  // A client that closes its socket with unread data (paramiko, killed processes) resets it.
+  return code === 'ECONNRESET' ? 'connection reset by the client (ECONNRESET)' : `network error (${code})`;
 }
 
 function finalReason(state: ConnState): string {
@@ -299,7 +304,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       }, ms);
     // The identification timer is first: it is the one cleared when the identification arrives.
     state.timers.push(cutAfter(policy.identificationGraceMs, 'identification grace time expired'), cutAfter(policy.loginGraceMs, 'login grace time expired'));
-    socket.on('error', (error: NodeJS.ErrnoException) => (state.closeReason ??= `network error (${error.code ?? error.message})`));
+    socket.on('error', (error: NodeJS.ErrnoException) => (state.closeReason ??= networkReason(error.code ?? error.message)));
     socket.once('end', () => (state.firstEnd ??= 'client'));
     socket.once('finish', () => (state.firstEnd ??= 'server'));
     socket.once('close', () => {
