@@ -11,12 +11,14 @@ import { MountTable } from '../vfs/mounts.ts';
 import type { MountSpec } from '../vfs/mounts.ts';
 import { expandTarget } from '../vfs/params.ts';
 import type { TargetParams } from '../vfs/params.ts';
-import type { VfsDriver } from '../vfs/vfs.ts';
+import type { DriverLog, VfsDriver } from '../vfs/vfs.ts';
 
 interface MountContext {
   readonly view: ConfigView;
   readonly node: NodeFacts;
   readonly params: TargetParams;
+  /** The session's logger: drivers report there what they hide from the client. */
+  readonly log: DriverLog;
 }
 
 async function mountDriver(ctx: MountContext, vfsId: string, opened: VfsDriver[]): Promise<VfsDriver> {
@@ -28,7 +30,10 @@ async function mountDriver(ctx: MountContext, vfsId: string, opened: VfsDriver[]
   }
   // The target is replicated config, the data directory this node's own: judged here again, on
   // the expanded target and its realpath (config/disk-target.ts).
-  const driver = createDriver(profile, expandTarget(profile.target, ctx.params), { refuseRoot: (root) => diskRootRefusal(root, ctx.node) });
+  const driver = createDriver(profile, expandTarget(profile.target, ctx.params), {
+    refuseRoot: (root) => diskRootRefusal(root, ctx.node),
+    log: ctx.log,
+  });
   opened.push(driver);
   // Parametric homes (one profile, a directory per user) rely on this: created on first login.
   await driver.mkdirp('/');

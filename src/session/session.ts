@@ -64,7 +64,7 @@ export async function openSession(
       throw new FerryError('subsystem-denied', `this account may not use ${protocol}; ask your administrator to allow it`, { detail: user.username });
     }
     const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
-    const table = await buildMountTable({ view: deps.view, node: deps.node, params }, user);
+    const table = await buildMountTable({ view: deps.view, node: deps.node, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
     return new ProtocolSession(deps, user, connection, recorder, table);
   } catch (error) {

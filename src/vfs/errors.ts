@@ -11,6 +11,9 @@ export const ERROR_KINDS = [
   'is-a-directory',
   'not-empty',
   'invalid-path',
+  // A client name whose characters are refused (control characters, backslash, broken
+  // Unicode): the name is the problem, not a missing file, so clients hear a denial.
+  'name-not-allowed',
   'invalid-argument',
   'quota-exceeded',
   'no-space',

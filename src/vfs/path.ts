@@ -5,7 +5,9 @@
 //
 // Virtual paths are POSIX, absolute, "/" is the user's root. Rules:
 // - NUL, backslash, C0/C1 control characters and DEL are refused (never "cleaned"): a backslash
-//   is a separator on Windows storage and a name on POSIX, so it is ambiguous either way.
+//   is a separator on Windows storage and a name on POSIX, so it is ambiguous either way. These
+//   character refusals are `name-not-allowed` (clients hear a denial, not "no such file"); the
+//   structural ones (length, depth, non-canonical driver paths) stay `invalid-path`.
 // - Lone UTF-16 surrogates are refused: Node would write them to disk as U+FFFD, so two distinct
 //   client names would reach the same file. Raw protocol bytes go through `decodeClientPath`,
 //   which refuses invalid UTF-8 for the same reason.
@@ -31,21 +33,31 @@ function invalid(message: string, detail: string): FerryError {
   return new FerryError('invalid-path', message, { detail });
 }
 
+function notAllowed(problem: string, detail: string): FerryError {
+  return new FerryError('name-not-allowed', `file name not allowed: ${problem}`, { detail });
+}
+
+/** Why the characters of a name or path are refused (see the rules above), or undefined. */
+export function characterProblem(text: string): string | undefined {
+  const bad = FORBIDDEN.exec(text);
+  if (bad) return bad[0] === '\\' ? 'contains a backslash' : 'contains a control character';
+  if (!text.isWellFormed()) return 'not valid Unicode';
+  return undefined;
+}
+
 /** Decodes a path received as bytes (SFTP, SCP); invalid UTF-8 is refused, never replaced. */
 export function decodeClientPath(bytes: Uint8Array): string {
   if (bytes.length > MAX_PATH_BYTES * 2) throw invalid('path is too long', `${bytes.length} bytes`);
   try {
     return utf8.decode(bytes);
   } catch {
-    throw invalid('path is not valid UTF-8; rename the file using UTF-8 characters', 'invalid UTF-8');
+    throw notAllowed('not valid UTF-8; rename the file using UTF-8 characters', 'invalid UTF-8');
   }
 }
 
 function checkCharacters(input: string): void {
-  if (FORBIDDEN.test(input)) {
-    throw invalid('path contains a control character or a backslash, which are not allowed', JSON.stringify(input));
-  }
-  if (!input.isWellFormed()) throw invalid('path is not valid Unicode', JSON.stringify(input));
+  const problem = characterProblem(input);
+  if (problem) throw notAllowed(problem, JSON.stringify(input));
 }
 
 /**
@@ -125,15 +137,17 @@ export function baseName(path: string): string {
   return path === '/' ? '/' : path.slice(path.lastIndexOf('/') + 1);
 }
 
+/** Why `name` is not usable as one segment of a virtual path, or undefined when it is. */
+export function nameProblem(name: string): string | undefined {
+  if (name === '' || name === '.' || name === '..') return 'not a file name';
+  if (name.includes('/')) return 'contains "/"';
+  const problem = characterProblem(name);
+  if (problem) return problem;
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes`;
+  return undefined;
+}
+
 /** Is `name` usable as one segment of a virtual path? (Used to filter names found on storage.) */
 export function isValidName(name: string): boolean {
-  return (
-    name !== '' &&
-    name !== '.' &&
-    name !== '..' &&
-    !name.includes('/') &&
-    !FORBIDDEN.test(name) &&
-    name.isWellFormed() &&
-    Buffer.byteLength(name) <= MAX_NAME_BYTES
-  );
+  return nameProblem(name) === undefined;
 }

@@ -81,6 +81,14 @@ export interface PositionalReader {
   close(): Promise<void>;
 }
 
+/**
+ * Where a driver reports what it cannot tell the client (a pino Logger fits; the Session gives
+ * one that names the connection and the user).
+ */
+export interface DriverLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
 export interface VfsDriver {
   readonly kind: string;
   readonly capabilities: Capabilities;
@@ -94,6 +102,10 @@ export interface VfsDriver {
    * permissions of the place it sits in.
    */
   realpath(path: string): Promise<string>;
+  /**
+   * Entries a client could not address (a name that is not valid UTF-8, or that the rules of
+   * vfs/path.ts refuse) are left out, and the driver logs what it left out and why.
+   */
   list(path: string): AsyncIterable<EntryInfo>;
   openRead(path: string, options?: OpenReadOptions): Promise<Readable>;
   /**

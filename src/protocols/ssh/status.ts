@@ -25,6 +25,8 @@ export const STATUS_BY_KIND: Readonly<Record<ErrorKind, StatusRow>> = Object.fre
   'is-a-directory': { code: FX.FAILURE, fallback: 'The path is a directory' },
   'not-empty': { code: FX.FAILURE, fallback: 'The directory is not empty' },
   'invalid-path': { code: FX.NO_SUCH_FILE, fallback: 'The path is not valid' },
+  // A refusal, not an absence: "No such file" would send the user looking for a typo.
+  'name-not-allowed': { code: FX.PERMISSION_DENIED, fallback: 'File name not allowed' },
   'invalid-argument': { code: FX.BAD_MESSAGE, fallback: 'Invalid argument' },
   'quota-exceeded': { code: FX.FAILURE, fallback: 'Quota exceeded: delete files or ask the administrator for more space' },
   'no-space': { code: FX.FAILURE, fallback: 'No space left on the server storage' },

@@ -1,7 +1,7 @@
 // File-system helpers of the disk driver: entries from stats, listing names, no-replace rename.
 import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { isValidName, joinPath } from '../path.ts';
+import { joinPath, nameProblem } from '../path.ts';
 import type { EntryInfo, EntryType } from '../vfs.ts';
 import { errnoOf, mapFsError } from './fs-errors.ts';
 
@@ -18,14 +18,26 @@ export function entryOf(name: string, stats: Stats): EntryInfo {
   return { name, type: typeOf(stats), size: stats.size, mtimeMs: stats.mtimeMs, atimeMs: stats.atimeMs, mode: stats.mode & 0o777 };
 }
 
-/** A name read from disk, or undefined when a client could not address it. */
-export function decodeName(raw: Buffer): string | undefined {
+/** A name read from disk, or why a client could not address it (the listing hides it). */
+export function decodeName(raw: Buffer): { readonly name: string } | { readonly hidden: string } {
+  let name: string;
   try {
-    const name = utf8.decode(raw);
-    return isValidName(name) ? name : undefined;
+    name = utf8.decode(raw);
   } catch {
-    return undefined;
+    return { hidden: 'not valid UTF-8' };
   }
+  const problem = nameProblem(name);
+  return problem === undefined ? { name } : { hidden: problem };
+}
+
+/**
+ * A raw name as printable ASCII for a log line: every other byte (and the backslash itself, so
+ * the form cannot be forged) written as \xNN. Reversible, and never splits a line.
+ */
+export function escapeName(raw: Buffer): string {
+  let out = '';
+  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 /** lstat of a batch of listed names, concurrently (a huge directory is I/O-bound). */

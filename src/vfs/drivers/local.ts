@@ -10,6 +10,7 @@ import { FerryError } from '../errors.ts';
 import { assertDriverPath, baseName, joinPath } from '../path.ts';
 import type {
   Capabilities,
+  DriverLog,
   EntryInfo,
   OpenReadOptions,
   OpenWriteOptions,
@@ -19,8 +20,34 @@ import type {
   VfsDriver,
 } from '../vfs.ts';
 import { errnoOf, mapFsError } from './fs-errors.ts';
-import { decodeName, entryOf, renameNoReplace, statBatch } from './local-fs.ts';
+import { decodeName, entryOf, escapeName, renameNoReplace, statBatch } from './local-fs.ts';
 import { driverPathOf, escapeError, isBeneath, resolveBeneath, verifyHandle } from './local-resolve.ts';
+
+/**
+ * ENOTEMPTY for a directory the client may have seen as empty: when every entry is one a
+ * listing hides, the message says so instead of contradicting what the client was shown.
+ */
+async function notEmptyError(physical: string, cause: unknown): Promise<FerryError> {
+  const reasons = new Set<string>();
+  let count = 0;
+  try {
+    // Stops at the first entry a client can see: a big directory is not read whole for this.
+    for await (const dirent of await fsp.opendir(physical, { encoding: 'buffer' as BufferEncoding })) {
+      const decoded = decodeName(dirent.name as unknown as Buffer);
+      if (!('hidden' in decoded)) return mapFsError(cause, physical);
+      count++;
+      reasons.add(decoded.hidden);
+    }
+  } catch {
+    return mapFsError(cause, physical);
+  }
+  if (count === 0) return mapFsError(cause, physical);
+  return new FerryError(
+    'not-empty',
+    `the directory is not empty: it holds ${count} ${count === 1 ? 'entry whose name' : 'entries whose names'} cannot be shown (${[...reasons].join('; ')}); ask your administrator to rename or remove ${count === 1 ? 'it' : 'them'}`,
+    { detail: `ENOTEMPTY on ${physical}`, cause },
+  );
+}
 
 /** realpath of the deepest existing ancestor, with the missing rest appended as named. */
 async function realpathOfMissing(dir: string): Promise<string> {
@@ -55,7 +82,12 @@ export interface LocalDriverOptions {
    * refused through a symlink is not even created.
    */
   readonly refuseRoot?: (root: string) => string | undefined;
+  /** Receives what a listing hides from the client; default: nowhere. */
+  readonly log?: DriverLog | undefined;
 }
+
+/** Hidden names named in one log line; the count covers them all. */
+const MAX_HIDDEN_LOGGED = 20;
 
 export class LocalDriver implements VfsDriver {
   readonly kind = 'disk';
@@ -71,6 +103,7 @@ export class LocalDriver implements VfsDriver {
   };
   readonly #configuredRoot: string;
   readonly #refuseRoot: ((root: string) => string | undefined) | undefined;
+  readonly #log: DriverLog | undefined;
   /** realpath of the root, once it exists; every physical path is checked against it. */
   #root: string | undefined;
 
@@ -85,6 +118,7 @@ export class LocalDriver implements VfsDriver {
     }
     this.#configuredRoot = normalized;
     this.#refuseRoot = options.refuseRoot;
+    this.#log = options.log;
     this.#checkRoot(normalized);
   }
 
@@ -166,17 +200,32 @@ export class LocalDriver implements VfsDriver {
       throw mapFsError(error, physical);
     }
     let batch: string[] = [];
-    for await (const dirent of dir) {
-      // Names that are not valid UTF-8 or that the path rules refuse cannot be addressed by a
-      // client, so they are not shown (they were created behind Ferry's back).
-      const name = decodeName(dirent.name as unknown as Buffer);
-      if (name === undefined) continue;
-      batch.push(name);
-      if (batch.length < 64) continue; // lstat 64 entries at a time: a huge listing is I/O-bound
+    const hidden: { name: string; why: string }[] = [];
+    let hiddenCount = 0;
+    try {
+      for await (const dirent of dir) {
+        // Names that are not valid UTF-8 or that the path rules refuse cannot be addressed by a
+        // client, so they are not shown (they were created behind Ferry's back); the log says so.
+        const decoded = decodeName(dirent.name as unknown as Buffer);
+        if ('hidden' in decoded) {
+          if (++hiddenCount <= MAX_HIDDEN_LOGGED) hidden.push({ name: escapeName(dirent.name as unknown as Buffer), why: decoded.hidden });
+          continue;
+        }
+        batch.push(decoded.name);
+        if (batch.length < 64) continue; // lstat 64 entries at a time: a huge listing is I/O-bound
+        yield* await statBatch(physical, batch);
+        batch = [];
+      }
       yield* await statBatch(physical, batch);
-      batch = [];
+    } finally {
+      // Once per listing, also when the client stopped reading early.
+      if (hiddenCount > 0) {
+        this.#log?.warn(
+          { path, physical, hidden: hiddenCount, names: hidden },
+          `listing of ${path} hides ${hiddenCount} ${hiddenCount === 1 ? 'entry whose name' : 'entries whose names'} a client cannot use; rename them on the storage`,
+        );
+      }
     }
-    yield* await statBatch(physical, batch);
   }
 
   async openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
@@ -272,6 +321,7 @@ export class LocalDriver implements VfsDriver {
     try {
       await fsp.rmdir(physical);
     } catch (error) {
+      if (errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') throw await notEmptyError(physical, error);
       throw mapFsError(error, physical);
     }
   }

@@ -111,15 +111,43 @@ describe('disk driver confinement', () => {
     assert.equal((await forgiving.stat('/')).type, 'dir', 'a trailing slash in a target is harmless');
   });
 
-  it('hides names on disk that are not valid UTF-8 or that clients could not address', async (t) => {
+  it('hides names on disk that are not valid UTF-8 or that clients could not address, and logs them once per listing', async (t) => {
     const base = await tempBase(t);
     const root = path.join(base, 'root');
     mkdirSync(root);
     writeFileSync(Buffer.concat([Buffer.from(root + '/bad'), Buffer.from([0xff])]), 'x');
     writeFileSync(path.join(root, 'back\\slash'), 'x');
+    writeFileSync(path.join(root, 'new\nline'), 'x');
     writeFileSync(path.join(root, 'good'), 'x');
+    const logged: { fields: Record<string, unknown>; message: string }[] = [];
+    const driver = new LocalDriver(root, { log: { warn: (fields, message) => logged.push({ fields, message }) } });
     const names: string[] = [];
-    for await (const entry of new LocalDriver(root).list('/')) names.push(entry.name);
+    for await (const entry of driver.list('/')) names.push(entry.name);
     assert.deepEqual(names, ['good']);
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]!.message, /^listing of \/ hides 3 entries whose names a client cannot use/);
+    const hidden = (logged[0]!.fields.names as { name: string; why: string }[]).sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(hidden, [
+      { name: 'back\\x5cslash', why: 'contains a backslash' },
+      { name: 'bad\\xff', why: 'not valid UTF-8' },
+      { name: 'new\\x0aline', why: 'contains a control character' },
+    ]);
+    assert.equal(logged[0]!.fields.hidden, 3);
+  });
+
+  it('says why a directory that looks empty cannot be removed', async (t) => {
+    const base = await tempBase(t);
+    const root = path.join(base, 'root');
+    mkdirSync(path.join(root, 'looks-empty'), { recursive: true });
+    writeFileSync(path.join(root, 'looks-empty', 'a\nb'), 'x');
+    mkdirSync(path.join(root, 'full'));
+    writeFileSync(path.join(root, 'full', 'a\nb'), 'x');
+    writeFileSync(path.join(root, 'full', 'visible'), 'x');
+    const driver = new LocalDriver(root);
+    await assert.rejects(driver.rmdir('/looks-empty'), {
+      kind: 'not-empty',
+      message: 'the directory is not empty: it holds 1 entry whose name cannot be shown (contains a control character); ask your administrator to rename or remove it',
+    });
+    await assert.rejects(driver.rmdir('/full'), { kind: 'not-empty', message: 'the directory is not empty; remove its contents first' });
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../../../src/vfs/path.ts';
 
 const invalidPath = (error: { kind?: string }) => error.kind === 'invalid-path';
+const notAllowed = (error: { kind?: string }) => error.kind === 'name-not-allowed';
 
 describe('normalizeVirtualPath', () => {
   it('turns client paths into canonical absolute paths', () => {
@@ -42,10 +43,14 @@ describe('normalizeVirtualPath', () => {
     assert.equal(normalizeVirtualPath('/abs', '/home/dir'), '/abs');
   });
 
-  it('refuses NUL, backslash, control characters and broken Unicode instead of cleaning them', () => {
+  it('refuses NUL, backslash, control characters and broken Unicode instead of cleaning them, saying the name is not allowed', () => {
     for (const bad of ['a\0b', 'a\\..\\b', '..\\..\\etc', 'a\nb', 'a\rb', 'a\x7fb', 'a\u0085b', 'a\x1bb', 'a\ud800b', '\udc00']) {
-      assert.throws(() => normalizeVirtualPath(bad), invalidPath, JSON.stringify(bad));
+      assert.throws(() => normalizeVirtualPath(bad), notAllowed, JSON.stringify(bad));
     }
+    assert.throws(() => normalizeVirtualPath('/up/a\tb'), { message: 'file name not allowed: contains a control character' });
+    assert.throws(() => normalizeVirtualPath('/up/a\nb'), { message: 'file name not allowed: contains a control character' });
+    assert.throws(() => normalizeVirtualPath('/a\\b'), { message: 'file name not allowed: contains a backslash' });
+    assert.throws(() => normalizeVirtualPath('/a\ud800'), { message: 'file name not allowed: not valid Unicode' });
   });
 
   it('bounds the length of names and paths and the depth', () => {
@@ -86,8 +91,8 @@ describe('normalizeVirtualPath', () => {
 describe('decodeClientPath', () => {
   it('decodes UTF-8 and refuses invalid byte sequences', () => {
     assert.equal(decodeClientPath(Buffer.from('/ü/x', 'utf8')), '/ü/x');
-    assert.throws(() => decodeClientPath(Buffer.from([0x2f, 0xff, 0x2f])), invalidPath);
-    assert.throws(() => decodeClientPath(Buffer.from([0x2f, 0xc0, 0xae, 0xc0, 0xae])), invalidPath, 'overlong encoding of ".."');
+    assert.throws(() => decodeClientPath(Buffer.from([0x2f, 0xff, 0x2f])), notAllowed);
+    assert.throws(() => decodeClientPath(Buffer.from([0x2f, 0xc0, 0xae, 0xc0, 0xae])), notAllowed, 'overlong encoding of ".."');
   });
 });
 
