@@ -204,6 +204,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     client.on('error', (error: Error & { level?: string }) => {
       if (state) state.closeReason ??= reasonForClientError(error);
       log.info({ err: error.message, level: error.level }, 'ssh: connection error');
+      // ssh2 only ends the connection; a peer that answers nothing will not close its side.
+      if (state && error.level === 'client-timeout') cutSoon(state.socket);
     });
     if (!state || closing) {
       if (state) state.closeReason ??= 'server shutting down';
@@ -380,6 +382,10 @@ function endConnection(state: ConnState, reason: string): void {
   state.closeReason ??= reason;
   if (state.client) state.client.end();
   else state.socket.destroy();
-  // A client that ignores the disconnect is cut shortly after.
-  setTimeout(() => state.socket.destroy(), 2_000).unref();
+  cutSoon(state.socket);
+}
+
+/** A client that ignores the disconnect is cut shortly after. */
+function cutSoon(socket: net.Socket): void {
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }

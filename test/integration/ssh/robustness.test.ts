@@ -195,6 +195,29 @@ describe('SSH server when clients vanish', () => {
   });
 });
 
+describe('SSH server: why a connection closed', () => {
+  it('says a logged-in client that stopped answering keepalives timed out', async (t) => {
+    const h = await startHarness({ limits: { keepaliveIntervalMs: 200, keepaliveCountMax: 1 } });
+    t.after(() => h.stop());
+    const client = await connectClient(h);
+    client.on('error', () => {});
+    // The process hangs: nothing is read, so no keepalive is answered (TCP still acknowledges).
+    (client as unknown as { _sock: net.Socket })._sock.pause();
+    const [closed] = await waitForLog(h, 'ssh: connection closed', { timeoutMs: 5_000 });
+    assert.deepEqual([closed?.reason, closed?.user, closed?.loggedIn], ['keepalive timeout: the client stopped answering', 'alice', true]);
+    client.end();
+  });
+
+  it('says a client was cut off after too many failed logins', async (t) => {
+    const h = await startHarness({ limits: { maxAuthTries: 1 } });
+    t.after(() => h.stop());
+    const result = await withPassword('ssh', ['-p', String(h.port), ...h.sshOptions(['-o', 'NumberOfPasswordPrompts=1']), 'alice@127.0.0.1', 'true'], 'wrong password');
+    assert.notEqual(result.code, 0);
+    const [closed] = await waitForLog(h, 'ssh: connection closed');
+    assert.deepEqual([closed?.reason, closed?.loggedIn], ['too many failed login attempts', false]);
+  });
+});
+
 describe('SSH server when an SFTP client vanishes', () => {
   it('closes the session when the connection drops during an SFTP download', async (t) => {
     const h = await startHarness();
