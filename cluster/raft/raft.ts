@@ -324,7 +324,17 @@ export class Raft {
     if (m.type === 'pre-vote') return true; // never change term for a PreVote
     if (m.type === 'pre-vote-resp' && !m.reject) return true; // the term we asked for
     const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+    const { electionElapsed, randomizedElectionTimeout, role } = this;
     this.becomeFollower(m.term, fromLeader ? m.from : none);
+    if (m.type === 'vote' && role !== 'leader') {
+      // Figure 2: the election timer restarts on hearing from a leader or on granting a vote
+      // (#handleVote), not on a newer term alone. Otherwise a candidate whose log is behind,
+      // which can never win, restarts the timer of the voter that can each time it tries, and
+      // without PreVote the two keep timing out together (seen in the chaos soak: 300 rounds).
+      // (A leader's counter measures CheckQuorum, not an election: it starts afresh.)
+      this.electionElapsed = electionElapsed;
+      this.randomizedElectionTimeout = randomizedElectionTimeout;
+    }
     return true;
   }
 

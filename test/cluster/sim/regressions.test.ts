@@ -162,3 +162,29 @@ test('the stranded learner catches up: the stale leader steps down and the voter
   assert.ok(c.runUntil(() => newer() !== undefined, 600), 'the voters move past the learner\'s term');
   commitOn(c, newer() as NodeId, 'reaches the learner', ['n1', 'n2', 'n3', 'n4']);
 });
+
+test('a vote request from a candidate whose log is behind does not restart the timer of the voter that can win', () => {
+  // Found by the chaos soak (seed 110725, plain Raft): the behind candidate kept restarting the
+  // up-to-date voter's timer each time it tried, so the two timed out together for 300 rounds.
+  const storage = new MemoryStorage({ voters: ['n2', 'n3'], learners: [] });
+  storage.append([{ index: 1, term: 1, type: 'normal', data: new Uint8Array(0) }, { index: 2, term: 1, type: 'normal', data: new Uint8Array(0) }]);
+  storage.setHardState({ term: 1, vote: '', commit: 1 });
+  const fixedTimeout = { int: (n: number) => n - 1 }; // every election timeout is 2 * 10 - 1 ticks
+  const voter = new RawNode({ id: 'n2', storage, random: fixedTimeout, electionTicks: 10, preVote: false, checkQuorum: false });
+  const campaigned = (): boolean => {
+    if (!voter.hasReady()) return false;
+    const rd = voter.ready();
+    storage.append(rd.entries);
+    if (rd.hardState !== undefined) storage.setHardState(rd.hardState);
+    voter.advance();
+    return rd.messages.some((m) => m.type === 'vote' && m.to === 'n3');
+  };
+  for (let i = 0; i < 18; i++) {
+    voter.tick();
+    assert.equal(campaigned(), false, `no campaign after ${i + 1} ticks`);
+  }
+  voter.step(message({ type: 'vote', from: 'n3', to: 'n2', term: 2, index: 1, logTerm: 1 }));
+  assert.equal(campaigned(), false, 'the behind candidate is refused');
+  voter.tick();
+  assert.equal(campaigned(), true, 'the 19th tick still ends the election timeout');
+});
