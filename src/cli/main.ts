@@ -60,15 +60,13 @@ async function commandStart(args: string[]): Promise<void> {
   }
   // Loaded on demand: the other commands only talk to the control socket and start faster.
   const { startNode } = await import('../node/node.ts');
-  const node = await startNode({
-    dataDir: dataDir(values),
-    host: values.host as string | undefined,
-    sftpPort: port,
-    out: (line) => process.stdout.write(line + '\n'),
-  });
-  const stop = (signal: string) => {
-    process.stdout.write(`stopping (${signal})\n`);
-    node.stop().then(
+  // Handlers go in before the node starts: a signal that arrives while it starts (right after
+  // its first "listening" line, say) is acted on once it has started, never by the default
+  // action, which would kill it without closing anything.
+  const run: { node?: Awaited<ReturnType<typeof startNode>>; signalled?: string } = {};
+  const stop = () => {
+    process.stdout.write(`stopping (${run.signalled})\n`);
+    run.node!.stop().then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`ferry: error while stopping: ${String(error)}\n`);
@@ -76,8 +74,20 @@ async function commandStart(args: string[]): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (run.signalled) return;
+      run.signalled = signal;
+      if (run.node) stop();
+    });
+  }
+  run.node = await startNode({
+    dataDir: dataDir(values),
+    host: values.host as string | undefined,
+    sftpPort: port,
+    out: (line) => process.stdout.write(line + '\n'),
+  });
+  if (run.signalled) stop();
 }
 
 async function commandImportUsers(args: string[]): Promise<void> {

@@ -24,11 +24,14 @@ const USERNAME: OptionSpec = { type: 'string', arg: 'NAME', help: 'user name in 
 export const COMMANDS = {
   start: {
     summary: 'Start a node; the first start initializes the data directory',
-    details: ['Runs until SIGTERM or SIGINT (Ctrl-C).'],
+    details: [
+      'Runs until SIGTERM or SIGINT (Ctrl-C). A new node stores the binding 0.0.0.0:2222 for its default',
+      'site; --host and --sftp-port override it for one run without changing what is stored.',
+    ],
     options: {
       data: { type: 'string', arg: 'DIR', help: 'data directory (default ./data)' },
-      host: { type: 'string', arg: 'ADDR', help: 'SSH/SFTP/SCP listen address of the default site (default 0.0.0.0)' },
-      'sftp-port': { type: 'string', arg: 'N', help: 'SSH/SFTP/SCP port of the default site (default 2222; 0 = any free port)' },
+      host: { type: 'string', arg: 'ADDR', help: 'SSH/SFTP/SCP listen address of the default site, this run only (default: stored, 0.0.0.0)' },
+      'sftp-port': { type: 'string', arg: 'N', help: 'SSH/SFTP/SCP port of the default site, this run only (default: stored, 2222; 0 = any free port)' },
     },
   },
   importusers: {

@@ -14,6 +14,9 @@ import { PERMISSIONS } from '../config/model/permissions.ts';
 import { generateHostKeys } from '../protocols/ssh/host-keys.ts';
 
 export const DEFAULT_SITE_ID = 'default';
+/** The binding a new node stores for its default site (what `ferry start --help` promises). */
+export const DEFAULT_SSH_HOST = '0.0.0.0';
+export const DEFAULT_SSH_PORT = 2222;
 export const DEFAULT_VFS_ID = 'default-home';
 export const FIRST_USERNAME = 'ferry';
 export const INITIAL_CREDENTIALS_FILE = 'initial-credentials.txt';

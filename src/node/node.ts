@@ -2,8 +2,7 @@
 // socket into one running node, and takes them down in reverse order.
 import path from 'node:path';
 import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
-import { envelope } from '../config/ids.ts';
-import type { Site } from '../config/model/site.ts';
+import type { ProtocolBinding, Site } from '../config/model/site.ts';
 import { openSecretBox } from '../config/secrets.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import { openAppLog } from '../logging/app-log.ts';
@@ -12,7 +11,7 @@ import { openW3cTransferLog } from '../logging/w3c.ts';
 import { startSshServer } from '../protocols/ssh/server.ts';
 import type { SshServer } from '../protocols/ssh/server.ts';
 import { openSession } from '../session/session.ts';
-import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID } from './bootstrap.ts';
+import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID, DEFAULT_SSH_HOST, DEFAULT_SSH_PORT } from './bootstrap.ts';
 import { configLogDir, openConfigStore } from './config-store.ts';
 import { LEGACY_NODE_ID, loadNodeId, migrateLegacyNodeId } from './node-id.ts';
 import type { ConfigStore } from './config-store.ts';
@@ -25,7 +24,7 @@ export const SOFTWARE = 'Ferry 0.1.0';
 
 export interface NodeOptions {
   readonly dataDir: string;
-  /** Listen address of the default site; applied to its SSH binding when given. */
+  /** Listen address and port of the default site's SSH bindings for this run (never stored). */
   readonly host?: string | undefined;
   readonly sftpPort?: number | undefined;
   /** Operator-facing lines (`listening ...`, first-start credentials). */
@@ -36,21 +35,32 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-async function applyBindingFlags(store: ConfigStore, options: NodeOptions, logger: Logger): Promise<void> {
-  if (options.host === undefined && options.sftpPort === undefined) return;
-  const site = store.current().site(DEFAULT_SITE_ID);
-  if (!site) return;
-  const bindings = site.bindings.map((binding) =>
-    binding.protocol === 'ssh'
-      ? { ...binding, host: options.host ?? binding.host, port: options.sftpPort ?? binding.port }
-      : binding,
-  );
-  if (JSON.stringify(bindings) === JSON.stringify(site.bindings)) return;
-  await store.propose({ ...envelope('cli:start'), type: 'site.put', site: { ...site, bindings } });
-  logger.info({ siteId: site.id, bindings }, 'site bindings changed by start flags');
+function hostPort(binding: { host: string; port: number }): string {
+  return binding.host.includes(':') ? `[${binding.host}]:${binding.port}` : `${binding.host}:${binding.port}`;
 }
 
-async function startSite(site: Site, deps: {
+/**
+ * The SSH bindings a site listens on in this run. --host and --sftp-port override the default
+ * site's stored bindings for this run only and never rewrite them: a port given once (0 in a
+ * test, say) must not follow every later start. Each override is announced with a note line.
+ */
+export function bindingsForRun(site: Site, options: Pick<NodeOptions, 'host' | 'sftpPort'>): { bindings: ProtocolBinding[]; notes: string[] } {
+  const stored = site.bindings.filter((binding) => binding.protocol === 'ssh');
+  if (site.id !== DEFAULT_SITE_ID) return { bindings: [...stored], notes: [] };
+  const notes: string[] = [];
+  const bindings = stored.map((binding) => {
+    const flags = [
+      ...(options.host !== undefined && options.host !== binding.host ? [`--host ${options.host}`] : []),
+      ...(options.sftpPort !== undefined && options.sftpPort !== binding.port ? [`--sftp-port ${options.sftpPort}`] : []),
+    ];
+    if (flags.length === 0) return binding;
+    notes.push(`note: ${flags.join(' ')} overrides the stored binding ${hostPort(binding)} for this run only`);
+    return { ...binding, host: options.host ?? binding.host, port: options.sftpPort ?? binding.port };
+  });
+  return { bindings, notes };
+}
+
+async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps: {
   store: ConfigStore;
   secrets: SecretBox;
   logger: Logger;
@@ -61,8 +71,7 @@ async function startSite(site: Site, deps: {
     privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
   }));
   const servers: SshServer[] = [];
-  for (const binding of site.bindings) {
-    if (binding.protocol !== 'ssh') continue;
+  for (const binding of bindings) {
     servers.push(
       await startSshServer({
         site,
@@ -125,16 +134,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     cleanups.push(() => store.close());
 
     if (isFirstStart(options.dataDir)) {
-      const host = options.host ?? '0.0.0.0';
-      const first = await planFirstStart({ dataDir: options.dataDir, host, port: options.sftpPort ?? 2222, secrets });
+      // The new site stores the documented default binding; flags only override it for this run.
+      const first = await planFirstStart({ dataDir: options.dataDir, host: DEFAULT_SSH_HOST, port: DEFAULT_SSH_PORT, secrets });
+      const host = options.host ?? DEFAULT_SSH_HOST;
       for (const command of first.commands) await store.propose(command);
       const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host);
       await markInitialized(options.dataDir);
       options.out(`first start: created site "${DEFAULT_SITE_ID}" and user "${first.username}" with password ${first.password}`);
       options.out(`  (also in ${file}; shown once; change it with \`ferry passwd --vsite ${DEFAULT_SITE_ID} --username ${first.username}\`)`);
       logger.info({ dataDir: options.dataDir }, 'data directory initialized');
-    } else {
-      await applyBindingFlags(store, options, logger);
     }
 
     cleanups.push(watchDiskTargets(store, logger));
@@ -150,7 +158,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     for (const site of store.current().sites()) {
       if (!site.enabled) continue;
-      const servers = await startSite(site, { store, secrets, logger, transferLog });
+      const { bindings, notes } = bindingsForRun(site, options);
+      for (const note of notes) options.out(note);
+      if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
+      const servers = await startSite(site, bindings, { store, secrets, logger, transferLog });
       for (const server of servers) {
         cleanups.push(() => server.close());
         options.out(`listening sftp ${server.address.host}:${server.address.port}`);

@@ -26,6 +26,8 @@ export interface RunningNode {
 
 export interface StartOptions {
   readonly dataDir?: string;
+  /** The run's binding flags; `--host 127.0.0.1 --sftp-port 0` unless given. */
+  readonly binding?: readonly string[];
   readonly args?: readonly string[];
   readonly timeoutMs?: number;
 }
@@ -58,7 +60,7 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
   const dataDir = options.dataDir ?? path.join(tempDir(), 'data');
   const child = spawn(
     process.execPath,
-    [ferryBin, 'start', '--data', dataDir, '--host', '127.0.0.1', '--sftp-port', '0', ...(options.args ?? [])],
+    [ferryBin, 'start', '--data', dataDir, ...(options.binding ?? ['--host', '127.0.0.1', '--sftp-port', '0']), ...(options.args ?? [])],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stdout: string[] = [];

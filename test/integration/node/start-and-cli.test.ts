@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -199,6 +200,45 @@ describe('a node across restarts', () => {
     const result = await runFerry(['importusers', '--data', path.join(work, 'nodata'), '--csv', path.join(work, 'u.csv'), '--vsite', 'default']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /no Ferry node is running with data directory .*nodata.*ferry start --data/);
+  });
+});
+
+/** Whether nothing listens on host:port now (checked by listening on it briefly). */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+describe('start flags', () => {
+  test('--host and --sftp-port hold for one run: the stored binding stays 0.0.0.0:2222 and a note names it', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const dataDir = path.join(work, 'data');
+    const note = 'note: --host 127.0.0.1 --sftp-port 0 overrides the stored binding 0.0.0.0:2222 for this run only';
+    let password = '';
+    for (const run of ['first start', 'restart']) {
+      const node = await startFerryNode({ dataDir });
+      t.after(() => node.stop());
+      password ||= firstPassword(node);
+      assert.ok(node.stdout.includes(note), `${run}: ${node.stdout.join('\n')}`);
+      assert.notEqual(node.sftpPort, 2222);
+      assert.equal(await node.stop(), 0);
+    }
+
+    // Without --sftp-port the stored port is used (on loopback: tests never listen on 0.0.0.0).
+    if (!(await portFree('127.0.0.1', 2222))) {
+      t.skip('127.0.0.1:2222 is in use on this machine, the stored port cannot be checked');
+      return;
+    }
+    const node = await startFerryNode({ dataDir, binding: ['--host', '127.0.0.1'] });
+    t.after(() => node.stop());
+    assert.equal(node.sftpPort, 2222);
+    assert.ok(node.stdout.includes('note: --host 127.0.0.1 overrides the stored binding 0.0.0.0:2222 for this run only'), node.stdout.join('\n'));
+    const { stdout } = await sftpAs(node, 'ferry', password, 'pwd\n', work);
+    assert.match(stdout, /Remote working directory: \//);
   });
 });
 
