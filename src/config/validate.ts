@@ -154,7 +154,8 @@ function checkSite(state: ConfigState, site: Site, path: string, errors: Errors)
 }
 
 function siteBoundTo(state: ConfigState, siteId: string, host: string, port: number): string | undefined {
-  for (const other of Object.values(state.sites)) {
+  // In id order: which clash is named must not depend on the order the state was built in.
+  for (const other of Object.values(state.sites).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     if (other.id === siteId) continue;
     const clash = other.bindings.some((b) => b.port === port && (b.host === host || WILDCARDS.has(b.host) || WILDCARDS.has(host)));
     if (clash) return other.id;
@@ -190,7 +191,9 @@ function checkVfsDelete(state: ConfigState, vfsId: string, errors: Errors): void
 }
 
 function nameUsers(users: readonly User[]): string {
-  const names = users.slice(0, 10).map((user) => `${user.siteId}/${user.username}`);
+  // Sorted: the message is kept in the state (a refused command's outcome), and the order of
+  // `state.users` differs between a replayed state and one restored from a snapshot.
+  const names = users.map((user) => `${user.siteId}/${user.username}`).sort().slice(0, 10);
   return users.length > 10 ? `${names.join(', ')} and ${users.length - 10} more` : names.join(', ');
 }
 
