@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { callNode, NodeNotRunningError } from '../node/control-client.ts';
 import { keyFileRefusal } from '../node/user-operations.ts';
+import { ferryCommandLine } from './invocation.ts';
 import { COMMANDS, commandUsage, isCommandName, overviewUsage } from './usage.ts';
 import type { CommandName, CommandSpec } from './usage.ts';
 
@@ -83,6 +84,7 @@ async function commandStart(args: string[]): Promise<void> {
   }
   run.node = await startNode({
     dataDir: dataDir(values),
+    commandLine: (command, commandArgs) => ferryCommandLine(command, commandArgs, dataDir(values)),
     host: values.host as string | undefined,
     sftpPort: port,
     out: (line) => process.stdout.write(line + '\n'),
@@ -182,7 +184,9 @@ async function main(argv: string[]): Promise<void> {
     await commands[name](rest);
   } catch (error) {
     if (error instanceof UsageError) fail(`${error.message}\n\n${commandUsage(name)}`);
-    if (error instanceof NodeNotRunningError) fail(error.message);
+    if (error instanceof NodeNotRunningError) {
+      fail(NodeNotRunningError.advice(error.dataDir, error.reason, ferryCommandLine('start', [], error.dataDir)));
+    }
     fail(error instanceof Error ? error.message : String(error));
   }
 }

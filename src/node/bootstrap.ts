@@ -91,11 +91,11 @@ export async function markInitialized(dataDir: string): Promise<void> {
   await writeFile(path.join(dataDir, INITIALIZED_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
 }
 
-export async function writeInitialCredentials(dataDir: string, first: FirstStart, where: string): Promise<string> {
+export async function writeInitialCredentials(dataDir: string, first: FirstStart, where: string, passwdCommand: string): Promise<string> {
   const file = path.join(dataDir, INITIAL_CREDENTIALS_FILE);
   await writeFile(
     file,
-    `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nChange it with: ferry passwd --data ${dataDir} --vsite ${DEFAULT_SITE_ID} --username ${first.username}\nDelete this file once you have changed or stored the password.\n`,
+    `Ferry first user (site ${DEFAULT_SITE_ID}): ${first.username} / ${first.password}\nConnect: sftp -P <port> ${first.username}@${where}\nChange it with: ${passwdCommand}\nDelete this file once you have changed or stored the password.\n`,
     { mode: 0o600 },
   );
   return file;

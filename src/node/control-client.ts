@@ -3,12 +3,22 @@ import type { ControlRequest, ControlResponse } from './control-protocol.ts';
 import { controlSocketPath } from './control-protocol.ts';
 
 export class NodeNotRunningError extends Error {
+  readonly dataDir: string;
+  readonly reason: string;
+
   constructor(dataDir: string, reason: string) {
-    super(
-      `no Ferry node is running with data directory ${dataDir} (${reason}). ` +
-        `Start one with \`ferry start --data ${dataDir}\`, or pass the --data directory of the running node.`,
-    );
+    super(NodeNotRunningError.advice(dataDir, reason, `ferry start --data ${dataDir}`));
     this.name = 'NodeNotRunningError';
+    this.dataDir = dataDir;
+    this.reason = reason;
+  }
+
+  /** The message, with the start command written the way the caller's user runs ferry. */
+  static advice(dataDir: string, reason: string, startCommand: string): string {
+    return (
+      `no Ferry node is running with data directory ${dataDir} (${reason}). ` +
+      `Start one with \`${startCommand}\`, or pass the --data directory of the running node.`
+    );
   }
 }
 

@@ -27,6 +27,11 @@ export interface NodeOptions {
   /** Listen address and port of the default site's SSH bindings for this run (never stored). */
   readonly host?: string | undefined;
   readonly sftpPort?: number | undefined;
+  /**
+   * A `ferry` command line for this node's data directory, written the way its operator runs
+   * ferry, for the hints the node prints; `ferry COMMAND --data DIR ...` when not given.
+   */
+  readonly commandLine?: (command: string, args: readonly string[]) => string;
   /** Operator-facing lines (`listening ...`, first-start credentials). */
   readonly out: (line: string) => void;
 }
@@ -138,10 +143,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       const first = await planFirstStart({ dataDir: options.dataDir, host: DEFAULT_SSH_HOST, port: DEFAULT_SSH_PORT, secrets });
       const host = options.host ?? DEFAULT_SSH_HOST;
       for (const command of first.commands) await store.propose(command);
-      const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host);
+      const passwd = (options.commandLine ?? ((command, args) => ['ferry', command, '--data', options.dataDir, ...args].join(' ')))(
+        'passwd',
+        ['--vsite', DEFAULT_SITE_ID, '--username', first.username],
+      );
+      const file = await writeInitialCredentials(options.dataDir, first, host === '0.0.0.0' ? '127.0.0.1' : host, passwd);
       await markInitialized(options.dataDir);
       options.out(`first start: created site "${DEFAULT_SITE_ID}" and user "${first.username}" with password ${first.password}`);
-      options.out(`  (also in ${file}; shown once; change it with \`ferry passwd --vsite ${DEFAULT_SITE_ID} --username ${first.username}\`)`);
+      options.out(`  (also in ${file}; shown once; change it with \`${passwd}\`)`);
       logger.info({ dataDir: options.dataDir }, 'data directory initialized');
     }
 

@@ -28,21 +28,42 @@ export interface StartOptions {
   readonly dataDir?: string;
   /** The run's binding flags; `--host 127.0.0.1 --sftp-port 0` unless given. */
   readonly binding?: readonly string[];
+  /**
+   * How `ferry` is run, e.g. `['npx', 'ferry']`; this node's bin/ferry.js by default. A launcher
+   * runs in a process group of its own, which stop() signals whole (npx -> node -> node 24).
+   */
+  readonly launcher?: readonly string[];
   readonly args?: readonly string[];
   readonly timeoutMs?: number;
 }
 
 /** Runs `ferry <args>` to completion (for CLI commands such as importusers). */
 export function runFerry(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}) {
+  return runToEnd(process.execPath, [ferryBin, ...args], options);
+}
+
+/** Runs a command line through `sh -c`, as an operator pasting it into a shell would. */
+export function runShell(commandLine: string, options: { input?: string; timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return runToEnd('sh', ['-c', commandLine], options);
+}
+
+/** The environment of a plain login shell: no npm variables, no node_modules/.bin on the PATH. */
+export function plainShellEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('npm_')));
+  env.PATH = (env.PATH ?? '').split(path.delimiter).filter((dir) => !dir.includes('node_modules')).join(path.delimiter);
+  return env;
+}
+
+function runToEnd(program: string, args: readonly string[], options: { input?: string; timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv }) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [ferryBin, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ferry ${args.join(' ')} did not finish in time; stderr: ${stderr}`));
+      reject(new Error(`${program} ${args.join(' ')} did not finish in time; stderr: ${stderr}`));
     }, options.timeoutMs ?? 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -58,11 +79,21 @@ export function tempDir(prefix = 'ferry-test-'): string {
 
 export async function startFerryNode(options: StartOptions = {}): Promise<RunningNode> {
   const dataDir = options.dataDir ?? path.join(tempDir(), 'data');
+  const [program, ...launcherArgs] = options.launcher ?? [process.execPath, ferryBin];
+  const group = options.launcher !== undefined;
   const child = spawn(
-    process.execPath,
-    [ferryBin, 'start', '--data', dataDir, ...(options.binding ?? ['--host', '127.0.0.1', '--sftp-port', '0']), ...(options.args ?? [])],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    program!,
+    [...launcherArgs, 'start', '--data', dataDir, ...(options.binding ?? ['--host', '127.0.0.1', '--sftp-port', '0']), ...(options.args ?? [])],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: group },
   );
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (group) process.kill(-child.pid!, name);
+      else child.kill(name);
+    } catch {
+      // Already gone.
+    }
+  };
   const stdout: string[] = [];
   const stderr: string[] = [];
   let exited: number | null | undefined;
@@ -99,14 +130,25 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
     stderr,
     process: child,
     async stop() {
-      if (exited !== undefined) return exited;
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      if (exited !== undefined && !(group && groupAlive(child.pid!))) return exited;
+      signal('SIGTERM');
+      const killer = setTimeout(() => signal('SIGKILL'), 20_000);
       const code = await exit;
+      // The launcher may exit before the node it started has finished stopping.
+      while (group && groupAlive(child.pid!)) await new Promise((resolve) => setTimeout(resolve, 100));
       clearTimeout(killer);
       return code;
     },
   };
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function removeDir(dir: string): void {

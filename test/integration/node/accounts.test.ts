@@ -9,10 +9,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { callNode } from '../../../src/node/control-client.ts';
-import { CLIENT_SSH_OPTIONS, removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { CLIENT_SSH_OPTIONS, plainShellEnv, removeDir, runFerry, runShell, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
+
+/** The command line of the first-start hint: "change it with `...`". */
+function printedPasswdCommand(stdout: readonly string[]): string {
+  const match = /change it with `([^`]+)`/.exec(stdout.join('\n'));
+  assert.ok(match, `first start prints how to change the password; stdout was: ${stdout.join('\n')}`);
+  return match[1]!;
+}
 
 describe('ferry passwd and ferry addkey', () => {
   const work = tempDir();
@@ -162,5 +169,32 @@ describe('ferry passwd and ferry addkey', () => {
     assert.equal(both.code, 0, both.stdout + both.stderr);
     assert.match(both.stdout, /^1 key\(s\) added to "ferry"/m);
     assert.ok(both.stdout.includes(`not added again: ${fingerprint}`), both.stdout);
+  });
+
+  test('the first-start hint runs as printed in a plain shell: it names the data directory and changes the password', async () => {
+    const command = printedPasswdCommand(node.stdout);
+    assert.ok(command.includes(`passwd --data ${node.dataDir} `), command);
+    assert.ok(readFileSync(path.join(node.dataDir, 'initial-credentials.txt'), 'utf8').includes(`Change it with: ${command}\n`));
+    const result = await runShell(command, { input: 'the printed hint works\n', env: plainShellEnv() });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /password of "ferry" in site "default" changed/);
+    await withPassword('the printed hint works');
+  });
+});
+
+describe('a first start through npx, as the README says', () => {
+  test('the hint names npx ferry and the data directory, quoted, and works as printed in the checkout', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const node = await startFerryNode({ dataDir: path.join(work, 'my data'), launcher: ['npx', 'ferry'], timeoutMs: 90_000 });
+    t.after(() => node.stop());
+    const command = printedPasswdCommand(node.stdout);
+    assert.equal(command, `npx ferry passwd --data '${node.dataDir}' --vsite default --username ferry`);
+    const result = await runShell(command, { input: 'through npx as printed\n', env: plainShellEnv() });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    await sftpBatch(node, { user: 'ferry', password: 'through npx as printed', commands: 'pwd\n', cwd: work, extra: ['-o', 'PubkeyAuthentication=no'] });
+    // npm ends on the signal itself; the node under it stops cleanly.
+    await node.stop();
+    assert.ok(node.stdout.includes('stopping (SIGTERM)'), node.stdout.join('\n'));
   });
 });
