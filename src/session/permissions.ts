@@ -36,9 +36,14 @@ export const OPERATIONS = {
 
 export type Operation = keyof typeof OPERATIONS;
 
-export function requirePermission(permissions: ReadonlySet<Permission>, operation: Operation, virtualPath: string): void {
+export function allowsOperation(permissions: ReadonlySet<Permission>, operation: Operation): boolean {
   const needed = OPERATIONS[operation];
-  if (needed === null || permissions.has(needed)) return;
+  return needed === null || permissions.has(needed);
+}
+
+export function requirePermission(permissions: ReadonlySet<Permission>, operation: Operation, virtualPath: string): void {
+  if (allowsOperation(permissions, operation)) return;
+  const needed = OPERATIONS[operation];
   throw new FerryError('permission-denied', `permission denied: this operation needs the ${needed} permission here`, {
     detail: `${operation} on ${virtualPath} needs ${needed}`,
   });

@@ -4,7 +4,7 @@ import type { Mount, MountTable, PermissionSet } from '../vfs/mounts.ts';
 import { baseName, joinPath, normalizeVirtualPath, parentOf } from '../vfs/path.ts';
 import type { EntryInfo } from '../vfs/vfs.ts';
 import { FerryError, isFerryError } from './errors.ts';
-import { requirePermission } from './permissions.ts';
+import { allowsOperation, requirePermission } from './permissions.ts';
 import type { Operation } from './permissions.ts';
 
 export interface Target {
@@ -49,6 +49,10 @@ export class PathResolver {
 
   require(t: Target, operation: Operation): void {
     requirePermission(t.permissions, operation, t.virtualPath);
+  }
+
+  allows(t: Target, operation: Operation): boolean {
+    return allowsOperation(t.permissions, operation);
   }
 
   synthetic(name: string): EntryInfo {

@@ -46,6 +46,9 @@ export interface OpenSessionOptions {
   readonly ldapHome?: string;
 }
 
+/** A file can appear and vanish between check and act more than once, but not forever. */
+const DECISION_ATTEMPTS = 3;
+
 function virtualFolderRefusal(path: string): FerryError {
   return new FerryError('permission-denied', 'a virtual folder (or a folder containing one) cannot be removed, renamed or replaced', { detail: path });
 }
@@ -176,13 +179,12 @@ class ProtocolSession implements Session {
     const reading = Boolean(flags.read) || !writing;
     return this.#rec.start(writing ? 'upload' : 'download', path, async () => {
       const t = await this.#paths.target(path, true);
-      const existing = await this.#paths.entryOrUndefined(t);
-      this.#checkOpenable(t, existing, { writing, reading, create: Boolean(flags.create), exclusive: Boolean(flags.exclusive) });
-      // Creation and truncation happen at open, as clients expect (a zero-byte upload exists).
-      const initialWriter =
-        writing && (!existing || flags.truncate)
-          ? await t.mount.driver.openWrite(t.realPath, { exclusive: Boolean(flags.exclusive), truncate: Boolean(flags.truncate) })
-          : undefined;
+      const { existing, result: initialWriter } = await this.#decideAndAct(t, async (existing) => {
+        this.#checkOpenable(t, existing, { writing, reading, create: Boolean(flags.create), exclusive: Boolean(flags.exclusive) });
+        // Creation and truncation happen at open, as clients expect (a zero-byte upload exists).
+        if (!writing || (existing && !flags.truncate)) return undefined;
+        return t.mount.driver.openWrite(t.realPath, existing ? { truncate: true, mustExist: true } : { exclusive: true });
+      });
       const transfer = this.#rec.begin(writing ? 'upload' : 'download', t.virtualPath);
       const file: DriverOpenFile = new DriverOpenFile({
         path: t.virtualPath,
@@ -203,6 +205,24 @@ class ProtocolSession implements Session {
       this.#files.add(file);
       return file;
     });
+  }
+
+  /**
+   * Decides against what is at `t` now, then acts on that decision. The act creates exclusively
+   * and modifies without creating, so a file that appeared or vanished after the check makes it
+   * fail (`exists`, `not-found`) instead of overwriting or creating what the user may not; the
+   * decision is then taken again against what is there now.
+   */
+  async #decideAndAct<T>(t: Target, act: (existing: EntryInfo | undefined) => Promise<T>): Promise<{ existing: EntryInfo | undefined; result: T }> {
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.#paths.entryOrUndefined(t);
+      try {
+        return { existing, result: await act(existing) };
+      } catch (error) {
+        const changed = isFerryError(error) && error.kind === (existing ? 'not-found' : 'exists');
+        if (!changed || attempt >= DECISION_ATTEMPTS) throw error;
+      }
+    }
   }
 
   #checkOpenable(t: Target, existing: EntryInfo | undefined, mode: { writing: boolean; reading: boolean; create: boolean; exclusive: boolean }): void {
@@ -235,15 +255,21 @@ class ProtocolSession implements Session {
   openWrite(path: string, options: WriteOptions = {}): Promise<Writable> {
     return this.#rec.start('upload', path, async () => {
       const t = await this.#paths.target(path, true);
-      const existing = await this.#paths.entryOrUndefined(t);
-      if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: t.virtualPath });
-      if (existing && options.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: t.virtualPath });
-      if (!existing && options.mustExist) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
-      this.#paths.require(t, existing ? 'modifyFile' : 'createFile');
-      // Only an upload that replaces the whole file can be staged; a resume writes in place.
-      const whole = (options.offset ?? 0) === 0 && (!existing || Boolean(options.truncate));
-      const staging = stagingFor(whole ? this.#uploadMode() : 'direct', t.mount.driver, t.realPath, Boolean(options.exclusive));
-      const target = await t.mount.driver.openWrite(staging.path, staging.path === t.realPath ? options : { truncate: true, exclusive: staging.exclusive });
+      const { result } = await this.#decideAndAct(t, async (existing) => {
+        if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: t.virtualPath });
+        if (existing && options.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: t.virtualPath });
+        if (!existing && options.mustExist) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
+        this.#paths.require(t, existing ? 'modifyFile' : 'createFile');
+        // Only an upload that replaces the whole file can be staged; a resume writes in place.
+        const whole = (options.offset ?? 0) === 0 && (!existing || Boolean(options.truncate));
+        // A staged create may replace a file that appeared meanwhile only where the user may modify it.
+        const replace = existing !== undefined || (!options.exclusive && this.#paths.allows(t, 'modifyFile'));
+        const staging = stagingFor(whole ? this.#uploadMode() : 'direct', t.mount.driver, t.realPath, replace);
+        const direct = existing ? { ...options, exclusive: false, mustExist: true } : { ...options, exclusive: true };
+        const target = await t.mount.driver.openWrite(staging.path, staging.path === t.realPath ? direct : { truncate: true, exclusive: staging.exclusive });
+        return { staging, target };
+      });
+      const { staging, target } = result;
       const transfer = this.#rec.begin('upload', t.virtualPath);
       const onEnd = (bytes: number, error: FerryError | undefined) => this.#rec.endStream(transfer, 'upload', t.virtualPath, bytes, error);
       return new MeteredWritable(target, t.virtualPath, onEnd, {
@@ -315,7 +341,15 @@ class ProtocolSession implements Session {
           if (!options.overwrite) throw new FerryError('exists', 'the destination already exists', { detail: dest.virtualPath });
           this.#paths.require(dest, 'modifyFile');
         }
-        await source.mount.driver.rename(source.realPath, dest.realPath, { overwrite: Boolean(options.overwrite) });
+        // Replaces only what was checked: a target that appeared meanwhile fails the rename, and
+        // replacing it is decided again, as if it had been there.
+        try {
+          await source.mount.driver.rename(source.realPath, dest.realPath, { overwrite: replaced !== undefined });
+        } catch (error) {
+          if (replaced || !options.overwrite || !isFerryError(error) || error.kind !== 'exists') throw error;
+          this.#paths.require(dest, 'modifyFile');
+          await source.mount.driver.rename(source.realPath, dest.realPath, { overwrite: true });
+        }
       },
       to,
     );

@@ -29,8 +29,9 @@ function sideName(name: string, prefix: string, suffix: string): string {
   return prefix + kept + suffix;
 }
 
-export function stagingFor(mode: UploadMode, driver: VfsDriver, finalPath: string, exclusive: boolean): Staging {
-  if (mode === 'direct') return { path: finalPath, exclusive, keepPartial: true, discard: async () => {} };
+/** `replace`: the commit may replace a file at the final name (the user may modify it). */
+export function stagingFor(mode: UploadMode, driver: VfsDriver, finalPath: string, replace: boolean): Staging {
+  if (mode === 'direct') return { path: finalPath, exclusive: !replace, keepPartial: true, discard: async () => {} };
   const dir = posix.dirname(finalPath);
   const name = posix.basename(finalPath);
   const path =
@@ -41,8 +42,8 @@ export function stagingFor(mode: UploadMode, driver: VfsDriver, finalPath: strin
     path,
     exclusive: mode === 'atomic',
     keepPartial: mode === 'resume',
-    // An exclusive upload must not replace a file that appeared meanwhile.
-    commit: () => driver.rename(path, finalPath, { overwrite: !exclusive }),
+    // A create must not replace a file that appeared meanwhile unless the user may modify it.
+    commit: () => driver.rename(path, finalPath, { overwrite: replace }),
     discard: mode === 'atomic' ? () => driver.unlink(path) : async () => {},
   };
 }
