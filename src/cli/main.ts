@@ -67,7 +67,7 @@ async function commandStart(args: string[]): Promise<void> {
   const run: { node?: Awaited<ReturnType<typeof startNode>>; signalled?: string } = {};
   const stop = () => {
     process.stdout.write(`stopping (${run.signalled})\n`);
-    run.node!.stop().then(
+    run.node!.stop(run.signalled).then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`ferry: error while stopping: ${String(error)}\n`);

@@ -27,6 +27,11 @@ export const REDACTED_FIELDS = [
 
 export interface AppLog {
   readonly logger: Logger;
+  /**
+   * The same log, file only: for an error the caller also reports on the terminal in one line
+   * of its own, so the operator does not get a JSON stack trace before it.
+   */
+  readonly fileLogger: Logger;
   /** Flushes buffered lines; call before exit. */
   flush(): Promise<void>;
 }
@@ -35,8 +40,10 @@ export function openAppLog(options: { logDir: string; level?: string; stderrLeve
   mkdirSync(options.logDir, { recursive: true, mode: 0o750 });
   const file = pino.destination({ dest: path.join(options.logDir, 'ferry.log'), sync: false, mkdir: true });
   const stderr = pino.destination({ dest: 2, sync: true });
+  // ISO 8601 UTC times (what every other Ferry log and the transfer logs use), not epoch ms.
+  const settings = { level: options.level ?? 'info', redact: REDACTED_FIELDS, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   const logger = pino(
-    { level: options.level ?? 'info', redact: REDACTED_FIELDS, base: { pid: process.pid } },
+    settings,
     pino.multistream([
       { level: (options.level ?? 'info') as pino.Level, stream: file },
       { level: (options.stderrLevel ?? 'warn') as pino.Level, stream: stderr },
@@ -44,6 +51,7 @@ export function openAppLog(options: { logDir: string; level?: string; stderrLeve
   );
   return {
     logger,
+    fileLogger: pino(settings, file),
     // The file opens asynchronously; a flush before it is ready would throw, so wait for it.
     flush: () =>
       new Promise<void>((resolve) => {

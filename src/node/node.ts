@@ -37,7 +37,8 @@ export interface NodeOptions {
 }
 
 export interface RunningNode {
-  stop(): Promise<void>;
+  /** Closes everything in reverse order; `reason` (e.g. the signal) goes to the "node stopped" line. */
+  stop(reason?: string): Promise<void>;
 }
 
 function hostPort(binding: { host: string; port: number }): string {
@@ -107,7 +108,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const lock = lockDataDir(options.dataDir);
   const appLog = openAppLog({ logDir: path.join(options.dataDir, 'logs') });
   const logger = appLog.logger;
-  const cleanups: (() => Promise<void> | void)[] = [() => lock.release(), () => appLog.flush()];
+  // Closed in reverse order by stop(); the log and the lock outlive them all.
+  const cleanups: (() => Promise<void> | void)[] = [];
   // A bug that escapes every handler leaves the process in an unknown state: record why in the
   // node's own log (not only on a terminal nobody watches), then exit for the supervisor
   // (systemd Restart=on-failure) to start a clean process.
@@ -120,7 +122,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
-  const stop = async () => {
+  let started = false;
+  const stop = async (reason = 'requested') => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
         await cleanup();
@@ -128,6 +131,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         logger.error({ err: error }, 'error while stopping');
       }
     }
+    if (started) logger.info({ reason }, 'node stopped');
+    started = false;
+    await appLog.flush();
+    lock.release();
   };
   try {
     const secrets = await openSecretBox(options.dataDir);
@@ -179,10 +186,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const control = await startControlServer(options.dataDir, controlHandlers({ store, logger }), logger);
     cleanups.push(() => control.close());
-    logger.info({ dataDir: options.dataDir, nodeId, pid: process.pid }, 'node started');
+    logger.info({ dataDir: options.dataDir, nodeId }, 'node started');
+    started = true;
     return { stop };
   } catch (error) {
-    logger.error({ err: error }, 'start failed');
+    // The CLI prints the message as one line; the stack is for the log file.
+    appLog.fileLogger.error({ err: error }, 'start failed');
     await stop();
     throw error;
   }

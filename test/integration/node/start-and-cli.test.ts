@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { crashNode, ferryBin, removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { crashNode, ferryBin, removeDir, runFerry, sftpBatch, startFerryNode, tempDir, waitForAppLog } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
@@ -241,6 +241,49 @@ describe('start flags', () => {
     assert.ok(node.stdout.includes('note: --host 127.0.0.1 overrides the stored binding 0.0.0.0:2222 for this run only'), node.stdout.join('\n'));
     const { stdout } = await sftpAs(node, 'ferry', password, 'pwd\n', work);
     assert.match(stdout, /Remote working directory: \//);
+  });
+});
+
+describe('the app log', () => {
+  test('times are ISO 8601 UTC, "node started" carries the pid once, and SIGTERM ends with "node stopped"', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const node = await startFerryNode({ dataDir: path.join(work, 'data') });
+    t.after(() => node.stop());
+    await waitForAppLog(node, (line) => line.msg === 'node started');
+    assert.equal(await node.stop(), 0);
+
+    const raw = readFileSync(path.join(node.dataDir, 'logs', 'ferry.log'), 'utf8').split('\n').filter(Boolean);
+    const lines = raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const line of lines) assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, JSON.stringify(line));
+    const started = raw.find((line) => line.includes('"msg":"node started"')) ?? '';
+    assert.equal(started.match(/"pid":/g)?.length, 1, started);
+    assert.equal(JSON.parse(started).pid, node.process.pid);
+    assert.deepEqual(
+      lines.filter((line) => line.msg === 'node stopped').map((line) => line.reason),
+      ['SIGTERM'],
+    );
+    assert.equal(lines.at(-1)?.msg, 'node stopped', 'nothing is logged after the node stopped');
+  });
+
+  test('a start that cannot listen prints one clear line on the terminal; the stack goes to the log file', async (t) => {
+    const work = tempDir();
+    t.after(() => removeDir(work));
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    t.after(() => holder.close());
+    const port = (holder.address() as net.AddressInfo).port;
+    const dataDir = path.join(work, 'data');
+    const result = await runFerry(['start', '--data', dataDir, '--host', '127.0.0.1', '--sftp-port', String(port)], { timeoutMs: 30_000 });
+    assert.notEqual(result.code, 0);
+    assert.deepEqual(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`^ferry: .*cannot listen .*127\\.0\\.0\\.1:${port}`));
+    const failed = readFileSync(path.join(dataDir, 'logs', 'ferry.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { msg: string; err?: { stack?: string } })
+      .find((line) => line.msg === 'start failed');
+    assert.match(failed?.err?.stack ?? '', /EADDRINUSE/);
   });
 });
 
