@@ -187,5 +187,5 @@ async function listDir(session: Lister, dir: string, pattern: string, cost: { li
 class TooBroad extends FerryError {}
 
 function tooMany(pattern: string): FerryError {
-  return new TooBroad('invalid-argument', `the wildcard matches more than ${GLOB_LIMITS.maxMatches} paths or needs more than ${GLOB_LIMITS.maxListings} listings; narrow it`, { detail: pattern });
+  return new TooBroad('invalid-request', `the wildcard matches more than ${GLOB_LIMITS.maxMatches} paths or needs more than ${GLOB_LIMITS.maxListings} listings; narrow it`, { detail: pattern });
 }

@@ -24,7 +24,7 @@ interface MountContext {
 async function mountDriver(ctx: MountContext, vfsId: string, opened: VfsDriver[]): Promise<VfsDriver> {
   const profile = ctx.view.vfs(vfsId);
   if (!profile) {
-    throw new FerryError('invalid-argument', 'your account\'s storage is misconfigured; ask your administrator', {
+    throw new FerryError('misconfigured', 'your account\'s storage is misconfigured; ask your administrator', {
       detail: `VFS profile ${vfsId} does not exist`,
     });
   }

@@ -8,7 +8,8 @@ import type { FerryError } from './errors.ts';
 import { isFerryError } from './errors.ts';
 import type { ConnectionInfo } from './types.ts';
 
-const STORAGE_FAILURES: ReadonlySet<string> = new Set(['io', 'no-space']);
+/** Kinds that are the operator's problem, not the user's: logged at warn. */
+const OPERATOR_FAILURES: ReadonlySet<string> = new Set(['io', 'no-space', 'unavailable', 'throttled', 'misconfigured', 'internal']);
 
 export function asFerryError(error: unknown, path: string): FerryError {
   return isFerryError(error) ? error : mapFsError(error, path);
@@ -109,8 +110,8 @@ export class OperationRecorder {
     const failure = asFerryError(error, path);
     // A user's mistake (missing file, denied permission) is routine; a storage failure is the
     // operator's problem and the client only sees a generic message, so it must reach the log.
-    const level = STORAGE_FAILURES.has(failure.kind) ? 'warn' : 'debug';
-    this.#logger[level]({ path, kind: failure.kind, detail: failure.detail, err: failure.cause }, failure.message);
+    const level = OPERATOR_FAILURES.has(failure.kind) ? 'warn' : 'debug';
+    this.#logger[level]({ path, kind: failure.kind, code: failure.code, detail: failure.detail, err: failure.cause }, failure.message);
     return failure;
   }
 

@@ -28,7 +28,7 @@ export class PathResolver {
   }
 
   async target(path: string, follow: boolean): Promise<Target> {
-    if (this.closed) throw new FerryError('invalid-argument', 'the session is closed', { detail: path });
+    if (this.closed) throw new FerryError('internal', 'the session is closed', { detail: path });
     const r = this.table.resolve(normalizeVirtualPath(path));
     const { mount, driverPath } = r;
     let realPath = driverPath;

@@ -73,7 +73,7 @@ export async function openSession(
   } catch (error) {
     const failure = asFerryError(error, '/');
     recorder.record('login-failed', '/', failure.kind);
-    recorder.logger.warn({ kind: failure.kind, detail: failure.detail }, 'session refused');
+    recorder.logger.warn({ kind: failure.kind, code: failure.code, detail: failure.detail }, 'session refused');
     throw failure;
   }
 }
@@ -227,7 +227,7 @@ class ProtocolSession implements Session {
 
   #checkOpenable(t: Target, existing: EntryInfo | undefined, mode: { writing: boolean; reading: boolean; create: boolean; exclusive: boolean }): void {
     if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: t.virtualPath });
-    if (existing && existing.type !== 'file') throw new FerryError('invalid-argument', 'not a regular file', { detail: t.virtualPath });
+    if (existing && existing.type !== 'file') throw new FerryError('not-a-file', 'not a regular file', { detail: t.virtualPath });
     if (mode.reading) this.#paths.require(t, 'readFile');
     if (!mode.writing) {
       if (!existing) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });

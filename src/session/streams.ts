@@ -367,7 +367,7 @@ export class MeteredWritable extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#bytes += chunk.length;
     const size = this.#options.size;
-    if (size !== undefined && this.#bytes > size) return callback(new FerryError('invalid-argument', 'more data than announced', { detail: `${this.#path}: ${this.#bytes} of ${size}` }));
+    if (size !== undefined && this.#bytes > size) return callback(new FerryError('invalid-request', 'more data than announced', { detail: `${this.#path}: ${this.#bytes} of ${size}` }));
     if (this.#target.write(chunk)) callback();
     else waitDrain(this.#target).then(() => callback(), callback);
   }

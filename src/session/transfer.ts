@@ -95,7 +95,7 @@ class AheadWrites {
 }
 
 function misuse(message: string, detail: string): FerryError {
-  return new FerryError('invalid-argument', message, { detail });
+  return new FerryError('invalid-request', message, { detail });
 }
 
 export class DriverOpenFile implements OpenFile {
@@ -123,7 +123,7 @@ export class DriverOpenFile implements OpenFile {
 
   #enqueue<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(() => {
-      if (this.#closed) throw misuse('the file is already closed', this.path);
+      if (this.#closed) throw new FerryError('internal', 'the file is already closed', { detail: this.path });
       return operation();
     });
     this.#queue = result.catch(() => {});

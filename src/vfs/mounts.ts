@@ -61,7 +61,7 @@ export interface MountSpec {
 }
 
 function misconfigured(detail: string): FerryError {
-  return new FerryError('invalid-argument', 'your account\'s folders are misconfigured; ask your administrator', { detail });
+  return new FerryError('misconfigured', 'your account\'s folders are misconfigured; ask your administrator', { detail });
 }
 
 export class MountTable {
@@ -78,7 +78,7 @@ export class MountTable {
     this.#parents = parents;
   }
 
-  /** Validates and freezes a user's mounts. Throws `invalid-argument` on a bad configuration. */
+  /** Validates and freezes a user's mounts. Throws `misconfigured` on a bad configuration. */
   static build(home: MountSpec & { readonly overrides: readonly PermissionOverride[] }, folders: readonly MountSpec[]): MountTable {
     const seen = new Set<string>(['/']);
     for (const folder of folders) {

@@ -44,7 +44,7 @@ export function formatDay(now: number, utc: boolean): string {
 }
 
 function refuse(variable: string, why: string): FerryError {
-  return new FerryError('invalid-argument', 'your account\'s storage location cannot be resolved; ask your administrator', {
+  return new FerryError('misconfigured', 'your account\'s storage location cannot be resolved; ask your administrator', {
     detail: `parametric target: {{${variable}}} ${why}`,
   });
 }
@@ -89,7 +89,7 @@ export function isParametric(template: string): boolean {
 }
 
 /**
- * Expands every variable of a target template. Throws FerryError `invalid-argument` (with the
+ * Expands every variable of a target template. Throws FerryError `misconfigured` (with the
  * reason in `detail`) when a variable is unknown, unset or has an unsafe value.
  */
 export function expandTarget(template: string, params: TargetParams): string {

@@ -223,7 +223,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       assert.equal(await get(driver, '/l'), 'target');
       await put(driver, '/d/self/via', 'through a link');
       assert.equal(await get(driver, '/d/via'), 'through a link');
-      await rejectsKind(driver.readlink('/d/f'), 'invalid-argument');
+      await rejectsKind(driver.readlink('/d/f'), 'not-a-link');
       await driver.unlink('/l');
       assert.equal(await get(driver, '/d/f'), 'target');
       await rejectsKind(driver.symlink('/../etc', '/bad'), 'invalid-path');
@@ -299,7 +299,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       assert.equal((await names(driver, '/c')).length, 20);
       assert.deepEqual(await Promise.all([get(driver, '/c/f3'), get(driver, '/c/f17')]), ['content 3', 'content 17']);
       await driver.mkdir('/c/sub');
-      await rejectsKind(driver.rename('/c', '/c/sub/c'), 'invalid-argument');
+      await rejectsKind(driver.rename('/c', '/c/sub/c'), 'invalid-request');
       await rejectsKind(driver.mkdirp('/c/f1/below'), 'not-a-directory');
       await rejectsKind(driver.openWrite('/c/f1/below'), 'not-a-directory');
     });

@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { isFerryError } from '../../session/errors.ts';
+import { FerryError, isFerryError } from '../../session/errors.ts';
 import { expandGlob } from '../../session/glob.ts';
 import type { Session } from '../../session/types.ts';
 import type { ScpCommand } from './scp-wire.ts';
@@ -109,6 +109,16 @@ async function writeAll(stream: Writable, data: Buffer | string): Promise<void> 
 
 const OK = Buffer.from([0]);
 
+/** The client answered with an error record mid-transfer: it cancelled, and the log says `aborted`. */
+class ClientAborted extends ScpProtocolError {
+  readonly transfer: FerryError;
+
+  constructor(message: string) {
+    super(`client aborted: ${message}`);
+    this.transfer = new FerryError('aborted', 'the client cancelled the transfer', { detail: message });
+  }
+}
+
 type Times = { readonly mtimeMs: number; readonly atimeMs: number };
 
 interface Context {
@@ -150,13 +160,13 @@ async function receiveFile(ctx: Context, path: string, record: { size: number; m
       }
     }
     const end = await ctx.reader.status();
-    if (end.level !== 'ok') failure ??= new ScpProtocolError(`client aborted the file: ${end.message}`);
+    if (end.level !== 'ok') failure ??= new ClientAborted(end.message);
   } catch (error) {
     target.destroy(); // the peer went away mid-file: abort the upload, never leave it open
     throw error;
   }
   // A failed or aborted file is not committed as if it were complete.
-  if (failure !== undefined) target.destroy();
+  if (failure !== undefined) target.destroy(failure instanceof ClientAborted ? failure.transfer : undefined);
   else await finishWrite(target).catch((error: unknown) => (failure ??= error));
   if (failure === undefined && ctx.command.preserve) failure = await preserve(ctx, path, record.mode, times);
   if (failure !== undefined) return warn(ctx, path, failure);
@@ -257,7 +267,7 @@ async function sink(ctx: Context): Promise<void> {
 async function offer(ctx: Context, line: string): Promise<boolean> {
   await writeAll(ctx.channel, line);
   const reply = await ctx.reader.status();
-  if (reply.level === 'error') throw new ScpProtocolError(`client aborted: ${reply.message}`);
+  if (reply.level === 'error') throw new ClientAborted(reply.message);
   if (reply.level === 'warning') ctx.log.info({ message: reply.message }, 'scp: client declined');
   return reply.level === 'ok';
 }
@@ -291,7 +301,10 @@ async function sendFile(ctx: Context, path: string, name: string, stat: { size: 
     if (failure !== undefined) await warn(ctx, path, failure);
     else await writeAll(ctx.channel, OK);
     const reply = await ctx.reader.status();
-    if (reply.level === 'error') throw new ScpProtocolError(`client aborted: ${reply.message}`);
+    if (reply.level === 'error') throw new ClientAborted(reply.message);
+  } catch (error) {
+    if (error instanceof ClientAborted) source.destroy(error.transfer);
+    throw error;
   } finally {
     source.destroy();
   }

@@ -12,6 +12,8 @@ interface StatusRow {
   readonly fallback: string;
 }
 
+export const INTERNAL_ERROR_MESSAGE = 'Internal server error; the server log has the details';
+
 // v3 has no "already exists", "quota exceeded" or "directory not empty" codes: those are
 // FAILURE with a message that says what happened (OpenSSH's client prints the code, GUI
 // clients print the message).
@@ -27,15 +29,23 @@ export const STATUS_BY_KIND: Readonly<Record<ErrorKind, StatusRow>> = Object.fre
   'invalid-path': { code: FX.NO_SUCH_FILE, fallback: 'The path is not valid' },
   // A refusal, not an absence: "No such file" would send the user looking for a typo.
   'name-not-allowed': { code: FX.PERMISSION_DENIED, fallback: 'File name not allowed' },
-  'invalid-argument': { code: FX.BAD_MESSAGE, fallback: 'Invalid argument' },
+  // BAD_MESSAGE as errno_to_portable gives EINVAL: the request itself cannot be served.
+  'invalid-request': { code: FX.BAD_MESSAGE, fallback: 'Invalid request' },
+  'not-a-file': { code: FX.FAILURE, fallback: 'Not a regular file' },
+  'not-a-link': { code: FX.BAD_MESSAGE, fallback: 'Not a symbolic link' },
   'quota-exceeded': { code: FX.FAILURE, fallback: 'Quota exceeded: delete files or ask the administrator for more space' },
   'no-space': { code: FX.FAILURE, fallback: 'No space left on the server storage' },
   unsupported: { code: FX.OP_UNSUPPORTED, fallback: 'Operation not supported by this storage' },
   io: { code: FX.FAILURE, fallback: 'The storage reported an error' },
+  // FAILURE, not NO_CONNECTION/CONNECTION_LOST: those are the client's own pseudo-errors about
+  // its SSH connection (a server must not send them), and that connection is fine.
+  unavailable: { code: FX.FAILURE, fallback: 'The storage is unavailable right now; try again later' },
+  throttled: { code: FX.FAILURE, fallback: 'The storage is busy; try again later' },
   incomplete: { code: FX.FAILURE, fallback: 'The transfer ended before all its data arrived' },
+  aborted: { code: FX.FAILURE, fallback: 'The transfer was cancelled' },
+  misconfigured: { code: FX.FAILURE, fallback: 'Your account\'s storage is misconfigured; ask your administrator' },
+  internal: { code: FX.FAILURE, fallback: INTERNAL_ERROR_MESSAGE },
 });
-
-export const INTERNAL_ERROR_MESSAGE = 'Internal server error; the server log has the details';
 
 export interface SftpStatus {
   readonly code: StatusCode;

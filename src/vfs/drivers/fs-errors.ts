@@ -18,12 +18,12 @@ const ERRNO_KINDS: Readonly<Record<string, readonly [ErrorKind, string]>> = {
   EFBIG: ['no-space', 'the file is too large for the storage'],
   ENAMETOOLONG: ['invalid-path', 'a name in the path is too long'],
   ELOOP: ['invalid-path', 'too many levels of symbolic links'],
-  EINVAL: ['invalid-argument', 'the storage refused the request as invalid'],
+  EINVAL: ['invalid-request', 'the storage refused the request as invalid'],
   EXDEV: ['unsupported', 'cannot move between different storage devices'],
   ENOTSUP: ['unsupported', 'the storage does not support this operation'],
   EOPNOTSUPP: ['unsupported', 'the storage does not support this operation'],
   EBUSY: ['io', 'the file or directory is busy; try again'],
-  ENXIO: ['invalid-argument', 'not a regular file'],
+  ENXIO: ['not-a-file', 'not a regular file'],
   EMLINK: ['no-space', 'too many links'],
 };
 

@@ -112,7 +112,7 @@ export class LocalDriver implements VfsDriver {
     // what the parent directories are), nor a relative path or the whole file system.
     const normalized = nodePath.resolve(root);
     if (!nodePath.isAbsolute(root) || root.split('/').includes('..') || root.includes('\0') || normalized === '/') {
-      throw new FerryError('invalid-argument', 'the storage location is misconfigured; ask your administrator', {
+      throw new FerryError('misconfigured', 'the storage location is misconfigured; ask your administrator', {
         detail: `disk VFS target must be an absolute directory without "..", other than "/": ${JSON.stringify(root)}`,
       });
     }
@@ -174,7 +174,7 @@ export class LocalDriver implements VfsDriver {
     if (stats.isFile()) return handle;
     await handle.close().catch(() => {});
     if (stats.isDirectory()) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
-    throw new FerryError('invalid-argument', 'not a regular file', { detail: path });
+    throw new FerryError('not-a-file', 'not a regular file', { detail: path });
   }
 
   async stat(path: string): Promise<EntryInfo> {
@@ -230,7 +230,7 @@ export class LocalDriver implements VfsDriver {
 
   async openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
     const start = options.offset ?? 0;
-    if (!Number.isSafeInteger(start) || start < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(start) });
+    if (!Number.isSafeInteger(start) || start < 0) throw new FerryError('invalid-request', 'invalid offset', { detail: String(start) });
     const handle = await this.#openFile(path, OPEN_READ);
     if (options.length === 0) {
       await handle.close();
@@ -244,7 +244,7 @@ export class LocalDriver implements VfsDriver {
     const handle = await this.#openFile(path, OPEN_READ);
     return {
       read: async (target, position) => {
-        if (!Number.isSafeInteger(position) || position < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(position) });
+        if (!Number.isSafeInteger(position) || position < 0) throw new FerryError('invalid-request', 'invalid offset', { detail: String(position) });
         let filled = 0;
         try {
           // A regular file returns short only at its end; the loop is for the rare signal case.
@@ -264,7 +264,7 @@ export class LocalDriver implements VfsDriver {
 
   async openWrite(path: string, options: OpenWriteOptions = {}): Promise<Writable> {
     const offset = options.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new FerryError('invalid-argument', 'invalid offset', { detail: String(offset) });
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new FerryError('invalid-request', 'invalid offset', { detail: String(offset) });
     let flags = OPEN_WRITE;
     if (options.exclusive) flags |= O_CREAT | O_EXCL;
     else if (!options.mustExist) flags |= O_CREAT;
@@ -366,7 +366,7 @@ export class LocalDriver implements VfsDriver {
   }
 
   async #truncate(path: string, size: number): Promise<void> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new FerryError('invalid-argument', 'invalid size', { detail: String(size) });
+    if (!Number.isSafeInteger(size) || size < 0) throw new FerryError('invalid-request', 'invalid size', { detail: String(size) });
     const handle = await this.#openFile(path, OPEN_WRITE);
     try {
       await handle.truncate(size);
@@ -383,7 +383,7 @@ export class LocalDriver implements VfsDriver {
     try {
       text = await fsp.readlink(physical);
     } catch (error) {
-      if (errnoOf(error) === 'EINVAL') throw new FerryError('invalid-argument', 'not a symbolic link', { detail: physical });
+      if (errnoOf(error) === 'EINVAL') throw new FerryError('not-a-link', 'not a symbolic link', { detail: physical });
       throw mapFsError(error, physical);
     }
     // Shown as a virtual path: lexical resolution against the link's own (real) directory.

@@ -179,6 +179,24 @@ describe('SCP with the OpenSSH scp and PuTTY pscp clients', () => {
     await assert.rejects(stat(path.join(h.homeDir, 'short.txt')), 'the cut-off upload is not left under its name');
   });
 
+  it('logs an upload the client cancels with an error record as aborted, and leaves no file', async () => {
+    const out = await execWithInput(h, 'scp -t /', 'C0644 5 cancelled.txt\nhello\x01read error on the client\n');
+    assert.match(out.stdout, /\x01scp: \/cancelled\.txt: client aborted: read error on the client/);
+    const record = await uploadRecord(h, '/cancelled.txt');
+    assert.equal(record.status, 'aborted');
+    await assert.rejects(stat(path.join(h.homeDir, 'cancelled.txt')), 'the cancelled upload is not left under its name');
+  });
+
+  it('logs a download the client refuses mid-way as aborted, not incomplete', async () => {
+    await writeFile(path.join(h.homeDir, 'refused.txt'), 'not wanted');
+    await execWithInput(h, 'scp -f /refused.txt', '\0\x02no room here\n');
+    let record;
+    for (let i = 0; i < 100 && !record; i++, await new Promise((resolve) => setTimeout(resolve, 20))) {
+      record = h.records.find((r) => r.operation === 'download' && r.path === '/refused.txt');
+    }
+    assert.equal(record?.status, 'aborted');
+  });
+
   it('ignores shell syntax in the command: no command runs, the name is literal', async () => {
     const out = await execWithInput(h, 'scp -f "/tree/$(touch /tmp/ferry-pwned)"', '\0');
     assert.match(out.stdout, /scp: \/tree\/\$\(touch \/tmp\/ferry-pwned\): /);

@@ -39,7 +39,7 @@ describe('session login', () => {
       sessionOptions: { sessCustData: 'tenant-9' },
       virtualFolders: [{ path: '/ldap', permissions: ['dirList'], target: '{{user_home}}' }],
     }).catch((error: unknown) => error);
-    assert.equal((fx as { kind?: string }).kind, 'invalid-argument', 'no LDAP home: the {{user_home}} folder cannot resolve');
+    assert.equal((fx as { kind?: string }).kind, 'misconfigured', 'no LDAP home: the {{user_home}} folder cannot resolve');
     const base = await mkdtemp(path.join(tmpdir(), 'ferry-ldap-'));
     t.after(() => rm(base, { recursive: true, force: true }));
     const ok = await createSessionFixture({
@@ -61,9 +61,9 @@ describe('session login', () => {
     const records: TransferRecord[] = [];
     const deps = { view: createView(state), node: fixtureNode(dataDir), transferLog: { write: (r: TransferRecord) => records.push(r) }, logger: pino({ level: 'silent' }), now: clock };
     const connection = { connectionId: 'c1', siteId: 'default', remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 };
-    await assert.rejects(openSession(deps, user, connection, 'ssh2_sftp'), { kind: 'invalid-argument' });
+    await assert.rejects(openSession(deps, user, connection, 'ssh2_sftp'), { kind: 'misconfigured' });
     assert.deepEqual(readdirSync(dataDir), [], 'no directory was created anywhere');
-    assert.deepEqual(records.map((r) => `${r.operation} ${r.status}`), ['login-failed invalid-argument']);
+    assert.deepEqual(records.map((r) => `${r.operation} ${r.status}`), ['login-failed misconfigured']);
   });
 
   it('refuses a subsystem the user may not use and reports the ones it may', async (t) => {
@@ -111,7 +111,7 @@ describe('session login', () => {
       assert.ok((r.durationMs ?? -1) >= 0);
     }
     assert.ok((fx.records[2]?.durationMs ?? 0) > 0, 'the upload took time on the injected clock');
-    await assert.rejects(fx.session.stat('/'), { kind: 'invalid-argument' }, 'a closed session refuses work');
+    await assert.rejects(fx.session.stat('/'), { kind: 'internal' }, 'a closed session refuses work');
   });
 
   it('flushes and logs files left open when the session closes', async (t) => {

@@ -102,11 +102,11 @@ describe('disk driver confinement', () => {
     const driver = createDriver({ id: 'v', name: 'v', kind: 'disk', target: '/x' }, path.join(base, 'deep', 'home'));
     await driver.mkdirp('/');
     assert.equal((await driver.stat('/')).type, 'dir');
-    assert.throws(() => new LocalDriver('relative/dir'), { kind: 'invalid-argument' });
-    assert.throws(() => new LocalDriver('/'), { kind: 'invalid-argument' });
-    assert.throws(() => new LocalDriver('/a/../b'), { kind: 'invalid-argument' });
-    assert.throws(() => new LocalDriver('/a/..'), { kind: 'invalid-argument' });
-    assert.throws(() => new LocalDriver('//'), { kind: 'invalid-argument' });
+    assert.throws(() => new LocalDriver('relative/dir'), { kind: 'misconfigured' });
+    assert.throws(() => new LocalDriver('/'), { kind: 'misconfigured' });
+    assert.throws(() => new LocalDriver('/a/../b'), { kind: 'misconfigured' });
+    assert.throws(() => new LocalDriver('/a/..'), { kind: 'misconfigured' });
+    assert.throws(() => new LocalDriver('//'), { kind: 'misconfigured' });
     const forgiving = new LocalDriver(path.join(base, 'deep', 'home') + '//');
     assert.equal((await forgiving.stat('/')).type, 'dir', 'a trailing slash in a target is harmless');
   });

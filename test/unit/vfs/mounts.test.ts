@@ -85,10 +85,10 @@ describe('MountTable', () => {
   it('refuses a misconfigured table', () => {
     const base = { path: '/', vfsId: 'home', driver: home, permissions: [], overrides: [] };
     const folder = (path: string) => ({ path, vfsId: 'f', driver: shared, permissions: [] });
-    assert.throws(() => MountTable.build(base, [folder('/')]), { kind: 'invalid-argument' });
-    assert.throws(() => MountTable.build(base, [folder('relative')]), { kind: 'invalid-argument' });
-    assert.throws(() => MountTable.build(base, [folder('/a/../b')]), { kind: 'invalid-argument' });
-    assert.throws(() => MountTable.build(base, [folder('/a'), folder('/a')]), { kind: 'invalid-argument' });
-    assert.throws(() => MountTable.build({ ...base, overrides: [{ path: 'in', permissions: [] }] }, []), { kind: 'invalid-argument' });
+    assert.throws(() => MountTable.build(base, [folder('/')]), { kind: 'misconfigured' });
+    assert.throws(() => MountTable.build(base, [folder('relative')]), { kind: 'misconfigured' });
+    assert.throws(() => MountTable.build(base, [folder('/a/../b')]), { kind: 'misconfigured' });
+    assert.throws(() => MountTable.build(base, [folder('/a'), folder('/a')]), { kind: 'misconfigured' });
+    assert.throws(() => MountTable.build({ ...base, overrides: [{ path: 'in', permissions: [] }] }, []), { kind: 'misconfigured' });
   });
 });

@@ -5,7 +5,7 @@ import { expandTarget, formatDay, isParametric } from '../../../src/vfs/params.t
 // 2026-03-04 23:30 UTC: already the 5th east of UTC, still the 4th in UTC.
 const now = Date.UTC(2026, 2, 4, 23, 30);
 const base = { username: 'alice', userDesc: 'Sales EMEA', now };
-const refused = (error: { kind?: string; detail?: string }) => error.kind === 'invalid-argument' && typeof error.detail === 'string';
+const refused = (error: { kind?: string; detail?: string }) => error.kind === 'misconfigured' && typeof error.detail === 'string';
 
 describe('expandTarget', () => {
   it('expands every documented variable', () => {

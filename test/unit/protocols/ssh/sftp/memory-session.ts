@@ -186,7 +186,7 @@ export class MemorySession implements Session {
 
   async readlink(path: string): Promise<string> {
     const node = this.#get(path);
-    if (node.type !== 'symlink') throw new FerryError('invalid-argument', 'Not a link');
+    if (node.type !== 'symlink') throw new FerryError('not-a-link', 'Not a link');
     return node.target as string;
   }
 
