@@ -12,7 +12,6 @@ import type { UploadMode } from '../config/model/site.ts';
 import type { User } from '../config/model/user.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { TransferLog } from '../logging/transfer-log.ts';
-import type { MountTable } from '../vfs/mounts.ts';
 import { virtualPathOf } from '../vfs/mounts.ts';
 import { joinPath, normalizeVirtualPath, parentOf, relativeTo } from '../vfs/path.ts';
 import type { EntryInfo, OpenReadOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
@@ -27,7 +26,7 @@ import { stagingFor } from './staging.ts';
 import { DriverOpenFile } from './transfer.ts';
 import type { TransferSummary } from './transfer.ts';
 import type { TransferLine } from './recorder.ts';
-import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, SessionStat, WriteOptions } from './types.ts';
+import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, SessionProtocol, SessionStat, WriteOptions } from './types.ts';
 
 export interface SessionDeps {
   readonly view: ConfigView;
@@ -53,23 +52,29 @@ function virtualFolderRefusal(path: string): FerryError {
   return new FerryError('permission-denied', 'a virtual folder (or a folder containing one) cannot be removed, renamed or replaced', { detail: path });
 }
 
+function subsystemRefusal(user: User, subsystem: Subsystem): FerryError {
+  return new FerryError('subsystem-denied', `this account may not use ${subsystem}; ask your administrator to allow it`, { detail: user.username });
+}
+
+/**
+ * One session per authenticated connection: per-user session counts and quotas count
+ * connections, and the mounts are built once however many channels the connection opens.
+ */
 export async function openSession(
   deps: SessionDeps,
   user: User,
   connection: ConnectionInfo,
-  protocol: Subsystem,
+  protocol: SessionProtocol,
   options: OpenSessionOptions = {},
 ): Promise<Session> {
   const recorder = new OperationRecorder(deps, connection, user.username, protocol);
   try {
     if (!user.enabled) throw new FerryError('permission-denied', 'this account is disabled', { detail: user.username });
-    if (!user.subsystems.includes(protocol)) {
-      throw new FerryError('subsystem-denied', `this account may not use ${protocol}; ask your administrator to allow it`, { detail: user.username });
-    }
+    if (protocol !== 'ssh' && !user.subsystems.includes(protocol)) throw subsystemRefusal(user, protocol);
     const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
     const table = await buildMountTable({ view: deps.view, node: deps.node, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
-    return new ProtocolSession(deps, user, connection, recorder, table);
+    return new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));
   } catch (error) {
     const failure = asFerryError(error, '/');
     recorder.record('login-failed', '/', failure.kind);
@@ -89,7 +94,7 @@ function handleLines(summary: TransferSummary): TransferLine[] {
 }
 
 class ProtocolSession implements Session {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly user: User;
   readonly connection: ConnectionInfo;
   readonly #deps: SessionDeps;
@@ -97,15 +102,20 @@ class ProtocolSession implements Session {
   readonly #paths: PathResolver;
   readonly #loginTime: number;
   readonly #files = new Set<OpenFile>();
+  /** Set on a channel's view: the connection's session, which owns the mounts and the logout. */
+  readonly #owner: ProtocolSession | undefined;
+  readonly #views = new Set<ProtocolSession>();
   #closing: Promise<void> | undefined;
 
-  constructor(deps: SessionDeps, user: User, connection: ConnectionInfo, recorder: OperationRecorder, table: MountTable) {
+  constructor(deps: SessionDeps, user: User, connection: ConnectionInfo, recorder: OperationRecorder, paths: PathResolver, owner?: ProtocolSession) {
     this.#deps = deps;
     this.user = user;
     this.connection = connection;
     this.#rec = recorder;
     this.#loginTime = deps.now();
-    this.#paths = new PathResolver(table, this.#loginTime);
+    this.#paths = paths;
+    this.#owner = owner;
+    this.id = owner?.id ?? randomUUID();
   }
 
   // ---- metadata -------------------------------------------------------------------------
@@ -170,6 +180,17 @@ class ProtocolSession implements Session {
 
   allows(subsystem: Subsystem): boolean {
     return this.user.subsystems.includes(subsystem);
+  }
+
+  channel(subsystem: Subsystem): Session {
+    const owner = this.#owner ?? this;
+    if (owner.#closing) throw new FerryError('invalid-argument', 'the session is closed', { detail: subsystem });
+    if (!this.allows(subsystem)) throw subsystemRefusal(this.user, subsystem);
+    const recorder = new OperationRecorder(this.#deps, this.connection, this.user.username, subsystem);
+    // Its own resolver over the shared table, so a closed view refuses work while the rest go on.
+    const view = new ProtocolSession(this.#deps, this.user, this.connection, recorder, new PathResolver(owner.#paths.table, owner.#loginTime), owner);
+    owner.#views.add(view);
+    return view;
   }
 
   // ---- transfers ------------------------------------------------------------------------
@@ -425,6 +446,11 @@ class ProtocolSession implements Session {
     // Files the protocol never closed: the client went away with them open.
     await Promise.allSettled([...this.#files].map((file) => file.abandon()));
     this.#paths.closed = true;
+    if (this.#owner) {
+      this.#owner.#views.delete(this);
+      return;
+    }
+    await Promise.allSettled([...this.#views].map((view) => view.close()));
     await Promise.allSettled(this.#paths.table.mounts.map((mount) => mount.driver.close()));
     this.#rec.record('logout', '/', 'ok', { durationMs: this.#deps.now() - this.#loginTime });
   }

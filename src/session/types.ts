@@ -19,6 +19,12 @@ export interface ConnectionInfo {
   readonly localPort: number;
 }
 
+/**
+ * What a session is opened for: one subsystem for its whole connection (FTP, HTTP), or `ssh`,
+ * a connection whose channels each choose theirs (Session.channel).
+ */
+export type SessionProtocol = Subsystem | 'ssh';
+
 export interface SessionStat extends EntryInfo {
   /** The normalized virtual path that was resolved. */
   readonly path: string;
@@ -101,6 +107,13 @@ export interface Session {
   checksum(path: string, algorithm: ChecksumAlgorithm, range?: { offset: number; length: number }): Promise<Buffer>;
   /** May the user use this subsystem at all? Checked by protocols before serving it. */
   allows(subsystem: Subsystem): boolean;
-  /** Ends the session: closes open files (in-flight writes flushed), logs the logout. */
+  /**
+   * This session as one channel of its connection serves it (an SSH connection's sftp and scp
+   * channels): operations are logged under `subsystem` and closing the channel's view abandons
+   * only the files it opened, while the login, the mounts and the logout stay the connection's.
+   * Throws subsystem-denied when the user may not use `subsystem`.
+   */
+  channel(subsystem: Subsystem): Session;
+  /** Ends the session (or a channel's view of it): closes open files (in-flight writes flushed), logs the logout. */
   close(): Promise<void>;
 }

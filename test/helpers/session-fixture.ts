@@ -25,7 +25,7 @@ import type { ConfigView } from '../../src/config/view.ts';
 import type { TransferRecord } from '../../src/logging/transfer-log.ts';
 import { openSession } from '../../src/session/session.ts';
 import type { OpenSessionOptions, SessionDeps } from '../../src/session/session.ts';
-import type { ConnectionInfo, Session } from '../../src/session/types.ts';
+import type { ConnectionInfo, Session, SessionProtocol } from '../../src/session/types.ts';
 
 export interface FixtureFolder {
   /** Virtual path where it is mounted, e.g. `/shared`. */
@@ -42,7 +42,8 @@ export interface SessionFixtureOptions {
   readonly overrides?: readonly PermissionOverride[];
   readonly virtualFolders?: readonly FixtureFolder[];
   readonly subsystems?: readonly Subsystem[];
-  readonly protocol?: Subsystem;
+  /** `ssh`: a connection whose channels pick their subsystems (Session.channel). */
+  readonly protocol?: SessionProtocol;
   /** Home VFS target; `{dataDir}` is replaced by the temp directory. */
   readonly homeTarget?: string;
   readonly now?: () => number;
@@ -66,7 +67,7 @@ export interface SessionFixture {
   /** Transfer-log records written so far, in order. */
   readonly records: TransferRecord[];
   /** Another session of the same user (e.g. another protocol); closed by cleanup. */
-  openAnother(protocol?: Subsystem, options?: OpenSessionOptions): Promise<Session>;
+  openAnother(protocol?: SessionProtocol, options?: OpenSessionOptions): Promise<Session>;
   cleanup(): Promise<void>;
 }
 
@@ -143,7 +144,7 @@ export async function createSessionFixture(options: SessionFixtureOptions = {}):
     localPort: 2222,
   });
   const sessions: Session[] = [];
-  const open = async (protocol: Subsystem, sessionOptions?: OpenSessionOptions) => {
+  const open = async (protocol: SessionProtocol, sessionOptions?: OpenSessionOptions) => {
     const session = await openSession(deps, view.user(SITE.id, user.username) as User, connect(), protocol, sessionOptions);
     sessions.push(session);
     return session;

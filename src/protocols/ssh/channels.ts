@@ -1,23 +1,22 @@
 // Session channels of an authenticated SSH connection (RFC 4254 section 6): the `sftp`
 // subsystem and `scp` exec requests are served over a Session; everything else (shell, other
 // commands, other subsystems) is refused on stderr with exit status 1. Ferry never runs an OS
-// shell. Each served channel gets its own Session, opened for its subsystem and closed with it.
+// shell. The connection has one Session (opened at login); each served channel works on its view
+// for the channel's subsystem (Session.channel), which is closed with the channel.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ServerChannel, Session as Ssh2Session } from 'ssh2';
 import type { Subsystem } from '../../config/model/permissions.ts';
-import type { User } from '../../config/model/user.ts';
 import { isFerryError } from '../../session/errors.ts';
-import type { ConnectionInfo, Session } from '../../session/types.ts';
+import type { Session } from '../../session/types.ts';
 import { ScpProtocolError, parseScpCommand } from './scp-wire.ts';
 import type { ScpCommand } from './scp-wire.ts';
 import { serveScp } from './scp.ts';
 
 export interface ChannelDeps {
-  readonly user: User;
-  readonly connection: ConnectionInfo;
+  /** The connection's session; rejects when it could not be opened (every channel says why). */
+  readonly session: Promise<Session>;
   readonly log: Logger;
-  readonly openSession: (user: User, connection: ConnectionInfo, protocol: Subsystem) => Promise<Session>;
   /** `log` carries the connection id and the user, for the SFTP server's own lines. */
   readonly serveSftp: (stream: Duplex, session: Session, log: Logger) => Promise<void>;
   /** Called when a transfer starts and ends, so a closing server can wait for it. */
@@ -56,9 +55,26 @@ function channelClosed(channel: ServerChannel, connectionClosed: Promise<void>):
   return Promise.race([new Promise<void>((resolve) => channel.once('close', () => resolve())), connectionClosed]);
 }
 
-async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: Subsystem, work: (session: Session) => Promise<number | undefined>): Promise<void> {
-  deps.track(1);
-  let session: Session | undefined;
+/**
+ * The connection's session as this channel's view, or undefined once the channel was refused:
+ * the subsystem check is the Session's, the words the client sees are SSH's.
+ */
+async function channelSession(deps: ChannelDeps, channel: ServerChannel, subsystem: Subsystem, onDenied: (message: string) => void): Promise<Session | undefined> {
+  try {
+    return (await deps.session).channel(subsystem);
+  } catch (error) {
+    if (isFerryError(error) && error.kind === 'subsystem-denied') {
+      deps.log.info({ subsystem }, 'ssh: channel refused, the subsystem is not enabled for the account');
+      onDenied(notAllowed(subsystem === 'ssh2_sftp' ? 'SFTP' : 'SCP'));
+      return undefined;
+    }
+    deps.log.info({ err: isFerryError(error) ? { kind: error.kind, detail: error.detail } : error, subsystem }, 'ssh: channel ended with an error');
+    refuse(channel, clientMessage(error));
+    return undefined;
+  }
+}
+
+async function runOn(deps: ChannelDeps, channel: ServerChannel, session: Session, work: (session: Session) => Promise<number | undefined>): Promise<void> {
   let finished = false;
   // When the connection dies, ssh2 neither drains nor closes a channel whose data is unread or
   // waiting for window: an error is what makes the SFTP/SCP code (and its streams) let go.
@@ -66,20 +82,31 @@ async function runTracked(deps: ChannelDeps, channel: ServerChannel, protocol: S
     if (!finished) channel.emit('error', new Error('connection lost'));
   });
   try {
-    session = await deps.openSession(deps.user, deps.connection, protocol);
     const status = await work(session);
     if (status !== undefined) channel.exit(status);
     channel.end();
   } catch (error) {
-    deps.log.info({ err: isFerryError(error) ? { kind: error.kind, detail: error.detail } : error, protocol }, 'ssh: channel ended with an error');
+    deps.log.info({ err: isFerryError(error) ? { kind: error.kind, detail: error.detail } : error }, 'ssh: channel ended with an error');
     refuse(channel, clientMessage(error));
   } finally {
     finished = true;
-    await session?.close().catch((error: unknown) => deps.log.warn({ err: error }, 'ssh: closing the session failed'));
+    await session.close().catch((error: unknown) => deps.log.warn({ err: error }, 'ssh: closing the session failed'));
     // The transfer is over only when the channel is closed: until then ssh2 may still hold data
     // waiting for the client's window, which a shutdown must not cut off.
     channel.resume(); // nothing reads any more: let the client's EOF arrive
     await channelClosed(channel, deps.connectionClosed);
+  }
+}
+
+/** Serves a channel on the connection's session; the tracked span covers waiting for it. */
+async function serve(deps: ChannelDeps, channel: ServerChannel, subsystem: Subsystem, onDenied: (message: string) => void, work: (session: Session) => Promise<number | undefined>, onServed = () => {}): Promise<void> {
+  deps.track(1);
+  try {
+    const session = await channelSession(deps, channel, subsystem, onDenied);
+    if (!session) return;
+    onServed();
+    await runOn(deps, channel, session, work);
+  } finally {
     deps.track(-1);
   }
 }
@@ -92,10 +119,13 @@ function handleSubsystem(deps: ChannelDeps, accept: Accept, name: string): void 
     deps.log.info({ subsystem: name.slice(0, 64) }, 'ssh: unknown subsystem refused');
     return refuse(channel, `subsystem "${name.slice(0, 64)}" is not provided here; use sftp.`);
   }
-  if (!deps.user.subsystems.includes('ssh2_sftp')) {
-    deps.log.info({ user: deps.user.username }, 'ssh: sftp refused, not enabled for the account');
-    return refuse(channel, notAllowed('SFTP'));
-  }
+  void serve(deps, channel, 'ssh2_sftp', (message) => refuse(channel, message), async (session) => {
+    await deps.serveSftp(channel, session, deps.log);
+    return undefined;
+  }, () => exitAtEof(channel));
+}
+
+function exitAtEof(channel: ServerChannel): void {
   // Clients read the exit status (OpenSSH scp in SFTP mode fails without one): it must be sent
   // while our side is still open, so at the client's EOF, before the SFTP server ends the stream.
   channel.once('end', () => {
@@ -104,10 +134,6 @@ function handleSubsystem(deps: ChannelDeps, accept: Accept, name: string): void 
     } catch {
       // channel already gone
     }
-  });
-  void runTracked(deps, channel, 'ssh2_sftp', async (session) => {
-    await deps.serveSftp(channel, session, deps.log);
-    return undefined;
   });
 }
 
@@ -124,18 +150,17 @@ function handleExec(deps: ChannelDeps, accept: Accept, command: string): void {
     deps.log.info({ command: shown, reason: (error as Error).message }, isScp ? 'ssh: malformed scp command refused' : 'ssh: exec refused');
     return refuse(channel, isScp && error instanceof ScpProtocolError ? `scp: ${error.message}` : NO_SHELL);
   }
-  if (!deps.user.subsystems.includes('ssh2_scp')) {
-    deps.log.info({ user: deps.user.username }, 'ssh: scp refused, not enabled for the account');
+  const denied = (message: string) => {
     // The \x02 record makes an scp client print the reason instead of a protocol error.
     try {
-      channel.write(`\x02scp: ${notAllowed('SCP')}\n`);
+      channel.write(`\x02scp: ${message}\n`);
     } catch {
       // client gone
     }
-    return refuse(channel, notAllowed('SCP'));
-  }
+    refuse(channel, message);
+  };
   deps.log.info({ command: shown }, 'ssh: scp');
-  void runTracked(deps, channel, 'ssh2_scp', (session) => serveScp(channel, scp, session, deps.log));
+  void serve(deps, channel, 'ssh2_scp', denied, (session) => serveScp(channel, scp, session, deps.log));
 }
 
 /** Wires one 'session' channel; requests that are not listened for are refused by ssh2. */

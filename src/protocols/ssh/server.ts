@@ -14,7 +14,6 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { Connection, ServerConfig } from 'ssh2';
-import type { Subsystem } from '../../config/model/permissions.ts';
 import { siteAdmission } from '../../config/model/site.ts';
 import type { Site } from '../../config/model/site.ts';
 import type { User } from '../../config/model/user.ts';
@@ -22,7 +21,7 @@ import type { ConfigView } from '../../config/view.ts';
 import type { TransferLog } from '../../logging/transfer-log.ts';
 import { Admission, RefusalLog } from '../../session/admission.ts';
 import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from '../../session/admission.ts';
-import type { ConnectionInfo, Session } from '../../session/types.ts';
+import type { ConnectionInfo, Session, SessionProtocol } from '../../session/types.ts';
 import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
 import { ConnectionAuth } from './auth.ts';
 import { handleSessionChannel } from './channels.ts';
@@ -60,7 +59,8 @@ export interface SshServerOptions {
   hostKeys: { algorithm: string; privateKeyPem: string }[];
   bind: { host: string; port: number };
   getView: () => ConfigView;
-  openSession: (user: User, connection: ConnectionInfo, protocol: Subsystem) => Promise<Session>;
+  /** Called once per logged-in connection with `ssh`; its channels take views of the session. */
+  openSession: (user: User, connection: ConnectionInfo, protocol: SessionProtocol) => Promise<Session>;
   logger: Logger;
   transferLog: TransferLog;
   verifyPassword(hash: string, plain: string): Promise<boolean>;
@@ -95,6 +95,9 @@ interface ConnState {
   client?: Connection;
   channels: number;
   transfers: number;
+  /** The connection's one Session, opened at login and closed once the socket and its channels are done. */
+  session: Promise<Session> | undefined;
+  socketClosed: boolean;
   timers: NodeJS.Timeout[];
   /** The client's identification string has arrived (ssh2 'connection'). */
   identified: boolean;
@@ -233,28 +236,31 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       const user = auth.authenticated?.user;
       if (!user) return endBecause('internal error: logged in without a user');
       const log = (state.log = state.log.child({ user: user.username }));
+      const session = (state.session = options.openSession(user, state.info, 'ssh'));
+      // Each channel reports a failed open to its client; here it only must not go unhandled.
+      session.catch((error: unknown) => log.info({ err: error }, 'ssh: the session could not be opened'));
       client.on('session', (accept, reject) => {
         if (closing || state.channels >= limits.maxChannelsPerConnection) {
           log.info({ channels: state.channels }, closing ? 'ssh: channel refused, server closing' : 'ssh: channel refused, too many channels');
           return reject();
         }
-        const session = accept();
+        const channel = accept();
         state.channels++;
-        session.once('close', () => state.channels--);
+        channel.once('close', () => state.channels--);
         handleSessionChannel(
           {
-            user,
-            connection: state.info,
+            session,
             log,
-            openSession: options.openSession,
             serveSftp,
             track: (delta) => {
               state.transfers += delta;
-              if (closing && state.transfers === 0) client.end();
+              if (state.transfers > 0) return;
+              if (state.socketClosed) closeSession(state);
+              else if (closing) client.end();
             },
             connectionClosed: state.closed,
           },
-          session,
+          channel,
         );
       });
     });
@@ -288,6 +294,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       accepted: now(),
       channels: 0,
       transfers: 0,
+      session: undefined,
+      socketClosed: false,
       timers: [],
       identified: false,
       authenticated: false,
@@ -310,6 +318,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     socket.once('end', () => (state.firstEnd ??= 'client'));
     socket.once('finish', () => (state.firstEnd ??= 'server'));
     socket.once('close', () => {
+      state.socketClosed = true;
+      if (state.transfers === 0) closeSession(state);
       for (const timer of state.timers.splice(0)) clearTimeout(timer);
       state.ticket.release();
       states.delete(socket);
@@ -376,6 +386,16 @@ function logRefusals(logger: Logger, siteId: string, summary: RefusalSummary): v
   } else {
     logger.warn({ site: siteId, source, count, reasons, intervalMs }, `ssh: ${count} more connections refused from ${source}`);
   }
+}
+
+/** Logs the logout once nothing runs on the connection any more (channels end after the socket). */
+function closeSession(state: ConnState): void {
+  const session = state.session;
+  state.session = undefined;
+  void session?.then(
+    (opened) => opened.close().catch((error: unknown) => state.log.warn({ err: error }, 'ssh: closing the session failed')),
+    () => {},
+  );
 }
 
 function endConnection(state: ConnState, reason: string): void {

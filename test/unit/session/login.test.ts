@@ -114,6 +114,41 @@ describe('session login', () => {
     await assert.rejects(fx.session.stat('/'), { kind: 'internal' }, 'a closed session refuses work');
   });
 
+  it('serves every channel of a connection from one session: one login, one logout, each channel under its subsystem', async (t) => {
+    const fx = await createSessionFixture({ protocol: 'ssh', subsystems: ['ssh2_sftp', 'ssh2_scp'] });
+    t.after(fx.cleanup);
+    const sftp = fx.session.channel('ssh2_sftp');
+    const scp = fx.session.channel('ssh2_scp');
+    assert.equal(sftp.id, fx.session.id, 'a channel is a view of the connection\'s session, not another session');
+    assert.throws(() => fx.session.channel('ftp'), { kind: 'subsystem-denied' });
+    const left = await sftp.open('/left-open', { write: true, create: true });
+    await left.write(0, Buffer.from('kept'));
+    await write(scp, '/by-scp');
+    await sftp.close();
+    await assert.rejects(sftp.stat('/'), { kind: 'invalid-argument' }, 'a closed channel refuses work');
+    await write(scp, '/after');
+    await scp.close();
+    assert.equal(readFileSync(path.join(fx.homeDir, 'left-open'), 'utf8'), 'kept');
+    await fx.session.close();
+    assert.deepEqual(
+      fx.records.map((r) => `${r.operation} ${r.path} ${r.protocol} ${r.status}`),
+      ['login / ssh ok', 'upload /by-scp ssh2_scp ok', 'upload /left-open ssh2_sftp incomplete', 'upload /after ssh2_scp ok', 'logout / ssh ok'],
+    );
+    assert.equal(new Set(fx.records.map((r) => r.connectionId)).size, 1);
+  });
+
+  it('closing the connection\'s session closes the channels still open on it', async (t) => {
+    const fx = await createSessionFixture({ protocol: 'ssh' });
+    t.after(fx.cleanup);
+    const sftp = fx.session.channel('ssh2_sftp');
+    const file = await sftp.open('/open', { write: true, create: true });
+    await file.write(0, Buffer.from('x'));
+    await fx.session.close();
+    await assert.rejects(sftp.stat('/'), { kind: 'invalid-argument' });
+    assert.throws(() => fx.session.channel('ssh2_sftp'), { kind: 'invalid-argument' });
+    assert.deepEqual(fx.records.map((r) => `${r.operation} ${r.status}`), ['login ok', 'upload incomplete', 'logout ok']);
+  });
+
   it('flushes and logs files left open when the session closes', async (t) => {
     const fx = await createSessionFixture();
     t.after(fx.cleanup);

@@ -212,5 +212,9 @@ export class MemorySession implements Session {
     return true;
   }
 
+  channel(): Session {
+    return this;
+  }
+
   async close(): Promise<void> {}
 }
