@@ -184,7 +184,7 @@ class ProtocolSession implements Session {
 
   channel(subsystem: Subsystem): Session {
     const owner = this.#owner ?? this;
-    if (owner.#closing) throw new FerryError('invalid-argument', 'the session is closed', { detail: subsystem });
+    if (owner.#closing) throw new FerryError('internal', 'the session is closed', { detail: subsystem });
     if (!this.allows(subsystem)) throw subsystemRefusal(this.user, subsystem);
     const recorder = new OperationRecorder(this.#deps, this.connection, this.user.username, subsystem);
     // Its own resolver over the shared table, so a closed view refuses work while the rest go on.

@@ -125,7 +125,7 @@ describe('session login', () => {
     await left.write(0, Buffer.from('kept'));
     await write(scp, '/by-scp');
     await sftp.close();
-    await assert.rejects(sftp.stat('/'), { kind: 'invalid-argument' }, 'a closed channel refuses work');
+    await assert.rejects(sftp.stat('/'), { kind: 'internal' }, 'a closed channel refuses work');
     await write(scp, '/after');
     await scp.close();
     assert.equal(readFileSync(path.join(fx.homeDir, 'left-open'), 'utf8'), 'kept');
@@ -144,8 +144,8 @@ describe('session login', () => {
     const file = await sftp.open('/open', { write: true, create: true });
     await file.write(0, Buffer.from('x'));
     await fx.session.close();
-    await assert.rejects(sftp.stat('/'), { kind: 'invalid-argument' });
-    assert.throws(() => fx.session.channel('ssh2_sftp'), { kind: 'invalid-argument' });
+    await assert.rejects(sftp.stat('/'), { kind: 'internal' });
+    assert.throws(() => fx.session.channel('ssh2_sftp'), { kind: 'internal' });
     assert.deepEqual(fx.records.map((r) => `${r.operation} ${r.status}`), ['login ok', 'upload incomplete', 'logout ok']);
   });
 
