@@ -8,6 +8,10 @@
 //
 // I/O is streams only: no method returns a whole file. Errors are FerryError (session/errors.ts
 // kinds) with the physical detail in `detail`.
+//
+// Each driver maps its back end's own errors (errno, HTTP status, SDK codes) to these kinds in
+// one table, as drivers/fs-errors.ts does for POSIX: `unavailable` when the back end cannot be
+// reached now (a network mount gone, an endpoint down), `throttled` when it asks to slow down.
 import type { Readable, Writable } from 'node:stream';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
@@ -23,9 +27,24 @@ export interface EntryInfo {
   readonly mode: number;
 }
 
+/**
+ * What a storage can do. The Session refuses what a driver lacks (`unsupported`) or works around
+ * it, instead of each protocol guessing: object stores (S3, Azure, GCS) answer differently from a
+ * disk on almost every line here.
+ */
 export interface Capabilities {
-  /** openWrite with `offset > 0` on an existing file (resume, random-access writes). */
+  /**
+   * Random writes: openWrite with `offset > 0` on an existing file (resume, SFTP writes at any
+   * offset). Object stores without it take a file only as one whole stream from offset 0.
+   */
   readonly writeAtOffset: boolean;
+  /**
+   * openWrite without `truncate` on an existing file changes the bytes written and keeps the
+   * rest. Without it every write replaces the whole object (an object store's PUT).
+   */
+  readonly overwriteInPlace: boolean;
+  /** openWrite with `append` (FTP APPE, resume by size) without reading or resending the file. */
+  readonly append: boolean;
   /** openRead with `offset > 0` without reading the skipped bytes. */
   readonly readAtOffset: boolean;
   readonly symlinks: boolean;
@@ -34,8 +53,26 @@ export interface Capabilities {
   readonly chmod: boolean;
   /** setStat with `mtimeMs`/`atimeMs`. */
   readonly setTimes: boolean;
-  /** rename replaces an existing target atomically. */
+  /**
+   * `atomic`: rename is one step that either happened or did not (disk). `copy`: the storage copies
+   * and then deletes (object stores): it takes time in proportion to the size, a directory moves
+   * object by object, and a failure half-way can leave both names.
+   */
+  readonly rename: 'atomic' | 'copy';
+  /** rename replaces an existing target atomically (only with `rename: 'atomic'`). */
   readonly atomicRenameOverwrite: boolean;
+  /**
+   * Directories exist only through the entries below them (object-store prefixes): a write
+   * creates its parents, and a directory emptied of its last entry may vanish. Without it
+   * directories are entries of their own (disk) and a write into a missing one is `not-found`.
+   */
+  readonly implicitDirectories: boolean;
+  /**
+   * An upload stream destroyed before 'finish' keeps what it stored so far under its name, so a
+   * client can resume it (a disk writes in place). Without it an aborted upload leaves no partial
+   * object, and an object it was replacing stays as it was (a multipart upload is aborted).
+   */
+  readonly resumableUploads: boolean;
   readonly statvfs: boolean;
 }
 
@@ -48,6 +85,11 @@ export interface OpenWriteOptions {
   readonly exclusive?: boolean;
   /** Fail with `not-found` if the file does not exist (resume/modify only). */
   readonly mustExist?: boolean;
+  /**
+   * Every write lands at the end of the file as it is then (FTP APPE); creates the file unless
+   * `mustExist`. Requires `append`; cannot be combined with `offset` or `truncate`.
+   */
+  readonly append?: boolean;
 }
 
 export interface OpenReadOptions {
@@ -115,7 +157,10 @@ export interface VfsDriver {
   openPositional?(path: string): Promise<PositionalReader>;
   /**
    * The returned stream's 'finish' (or `await finished(stream)`) means the bytes are stored;
-   * `fsync` support is via `sync(path)`.
+   * `fsync` support is via `sync(path)`. `destroy()` before 'finish', with or without an error,
+   * aborts the upload: the driver releases what it holds, and unless it declares
+   * `resumableUploads` it leaves no partial object and the previous content, if any, in place.
+   * After 'finish', destroy changes nothing.
    */
   openWrite(path: string, options?: OpenWriteOptions): Promise<Writable>;
   mkdir(path: string): Promise<void>;

@@ -69,10 +69,72 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
     it(title, withDriver(makeDriver, body));
 
   describe(`VFS driver contract: ${name}`, () => {
-    test('declares every capability as a boolean', async (driver) => {
-      const keys = ['writeAtOffset', 'readAtOffset', 'symlinks', 'hardlinks', 'chmod', 'setTimes', 'atomicRenameOverwrite', 'statvfs'];
-      for (const key of keys) assert.equal(typeof (driver.capabilities as unknown as Record<string, unknown>)[key], 'boolean', key);
+    test('declares every capability, consistently', async (driver) => {
+      const keys = [
+        'writeAtOffset', 'overwriteInPlace', 'append', 'readAtOffset', 'symlinks', 'hardlinks', 'chmod', 'setTimes',
+        'atomicRenameOverwrite', 'implicitDirectories', 'resumableUploads', 'statvfs',
+      ];
+      const caps = driver.capabilities as unknown as Record<string, unknown>;
+      for (const key of keys) assert.equal(typeof caps[key], 'boolean', key);
+      assert.ok(driver.capabilities.rename === 'atomic' || driver.capabilities.rename === 'copy', 'rename is atomic or copy');
+      if (driver.capabilities.rename === 'copy') assert.equal(driver.capabilities.atomicRenameOverwrite, false, 'a copying rename cannot replace atomically');
       assert.equal(typeof driver.kind, 'string');
+    });
+
+    test('overwrites in place only when it declares overwriteInPlace, else replaces the whole file', async (driver) => {
+      await put(driver, '/f', '0123456789');
+      await put(driver, '/f', 'AB');
+      assert.equal(await get(driver, '/f'), driver.capabilities.overwriteInPlace ? 'AB23456789' : 'AB');
+    });
+
+    test('appends only when it declares append', async (driver) => {
+      await put(driver, '/f', 'abc');
+      if (!driver.capabilities.append) {
+        await rejectsKind(driver.openWrite('/f', { append: true }), 'unsupported');
+        return;
+      }
+      await put(driver, '/f', 'def', { append: true });
+      assert.equal(await get(driver, '/f'), 'abcdef');
+      await put(driver, '/new', 'n', { append: true });
+      assert.equal(await get(driver, '/new'), 'n', 'an append creates a missing file');
+      await rejectsKind(driver.openWrite('/missing', { append: true, mustExist: true }), 'not-found');
+      await rejectsKind(driver.openWrite('/f', { append: true, offset: 1 }), 'invalid-request');
+    });
+
+    test('keeps empty directories unless it declares implicitDirectories, which create parents on write', async (driver) => {
+      if (driver.capabilities.implicitDirectories) {
+        await put(driver, '/p/q/f', 'x');
+        assert.equal((await driver.stat('/p/q')).type, 'dir');
+        assert.deepEqual(await names(driver, '/p'), ['q']);
+        return;
+      }
+      await rejectsKind(driver.openWrite('/p/f'), 'not-found');
+      await driver.mkdir('/p');
+      await put(driver, '/p/f', 'x');
+      await driver.unlink('/p/f');
+      assert.equal((await driver.stat('/p')).type, 'dir', 'an emptied directory stays');
+    });
+
+    test('an upload destroyed before finish leaves no partial object unless it declares resumableUploads', async (driver) => {
+      await put(driver, '/old', 'previous');
+      for (const [path, options] of [['/new', {}], ['/old', { truncate: true }]] as const) {
+        const stream = await driver.openWrite(path, options);
+        await new Promise<void>((resolve, reject) => stream.write('partial', (error) => (error ? reject(error) : resolve())));
+        stream.destroy();
+        await finished(stream).catch(() => {});
+      }
+      if (driver.capabilities.resumableUploads) {
+        assert.equal(await get(driver, '/new'), 'partial', 'what was stored stays for a resume');
+        assert.equal(await get(driver, '/old'), 'partial');
+      } else {
+        await rejectsKind(driver.stat('/new'), 'not-found');
+        assert.equal(await get(driver, '/old'), 'previous', 'the replaced object is untouched');
+      }
+      const done = await driver.openWrite('/done');
+      done.end('whole');
+      await finished(done);
+      done.destroy();
+      assert.equal(await get(driver, '/done'), 'whole', 'destroy after finish changes nothing');
     });
 
     test('writes a file, reads it back and reports it in stat and list', async (driver) => {

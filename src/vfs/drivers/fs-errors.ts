@@ -23,6 +23,21 @@ const ERRNO_KINDS: Readonly<Record<string, readonly [ErrorKind, string]>> = {
   ENOTSUP: ['unsupported', 'the storage does not support this operation'],
   EOPNOTSUPP: ['unsupported', 'the storage does not support this operation'],
   EBUSY: ['io', 'the file or directory is busy; try again'],
+  EAGAIN: ['throttled', 'the storage is busy; try again later'],
+  // A network mount (NFS, SMB) whose server stopped answering, or a stale handle after it moved
+  // or restarted: the storage is there but cannot be reached now. EIO is how soft NFS mounts
+  // report a timeout (and a local disk a device failure: the kernel log says which).
+  EIO: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ENOTCONN: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ESTALE: ['unavailable', 'the storage is unavailable right now; log in again or try later'],
+  ETIMEDOUT: ['unavailable', 'the storage did not answer in time; try again later'],
+  EHOSTDOWN: ['unavailable', 'the storage is unavailable right now; try again later'],
+  EHOSTUNREACH: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ENETDOWN: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ENETUNREACH: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ECONNREFUSED: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ECONNRESET: ['unavailable', 'the storage is unavailable right now; try again later'],
+  ECONNABORTED: ['unavailable', 'the storage is unavailable right now; try again later'],
   ENXIO: ['not-a-file', 'not a regular file'],
   EMLINK: ['no-space', 'too many links'],
 };

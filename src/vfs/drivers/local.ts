@@ -65,7 +65,7 @@ async function realpathOfMissing(dir: string): Promise<string> {
   }
 }
 
-const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_APPEND } = constants;
 // O_NONBLOCK: opening a FIFO planted in a user's folder must not park a libuv thread forever;
 // it has no effect on regular files, and anything but a regular file is refused after fstat.
 const OPEN_READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
@@ -93,12 +93,18 @@ export class LocalDriver implements VfsDriver {
   readonly kind = 'disk';
   readonly capabilities: Capabilities = {
     writeAtOffset: true,
+    overwriteInPlace: true,
+    append: true,
     readAtOffset: true,
     symlinks: true,
     hardlinks: true,
     chmod: true,
     setTimes: true,
+    rename: 'atomic',
     atomicRenameOverwrite: true,
+    implicitDirectories: false,
+    // Bytes are written in place: an SFTP client resumes a cut-off upload by its name.
+    resumableUploads: true,
     statvfs: true,
   };
   readonly #configuredRoot: string;
@@ -265,7 +271,8 @@ export class LocalDriver implements VfsDriver {
   async openWrite(path: string, options: OpenWriteOptions = {}): Promise<Writable> {
     const offset = options.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new FerryError('invalid-request', 'invalid offset', { detail: String(offset) });
-    let flags = OPEN_WRITE;
+    if (options.append && (offset > 0 || options.truncate)) throw new FerryError('invalid-request', 'an append cannot start at an offset or truncate', { detail: path });
+    let flags = options.append ? OPEN_WRITE | O_APPEND : OPEN_WRITE;
     if (options.exclusive) flags |= O_CREAT | O_EXCL;
     else if (!options.mustExist) flags |= O_CREAT;
     const handle = await this.#openFile(path, flags);
@@ -276,7 +283,8 @@ export class LocalDriver implements VfsDriver {
       await handle.close().catch(() => {});
       throw mapFsError(error, path);
     }
-    return handle.createWriteStream({ start: offset, highWaterMark: 1024 * 1024 });
+    // O_APPEND puts every write at the end, whatever position the stream asks for.
+    return handle.createWriteStream({ start: options.append ? undefined : offset, highWaterMark: 1024 * 1024 });
   }
 
   async mkdir(path: string): Promise<void> {

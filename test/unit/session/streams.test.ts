@@ -69,7 +69,7 @@ describe('SequentialReader', () => {
   });
 
   it('reports a storage error', async () => {
-    const failing = new Readable({ read() { this.destroy(Object.assign(new Error('io'), { code: 'EIO' })); } });
+    const failing = new Readable({ read() { this.destroy(Object.assign(new Error('io'), { code: 'EPROTO' })); } });
     await assert.rejects(new SequentialReader(failing, 0, '/f').read(10), { kind: 'io' });
   });
 });
