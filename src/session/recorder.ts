@@ -149,10 +149,4 @@ export class OperationRecorder {
       throw failure;
     }
   }
-
-  /** Ends a whole-stream transfer (called by the stream meters). */
-  endStream(transfer: OngoingTransfer, operation: TransferOperation, path: string, bytes: number, error: FerryError | undefined): void {
-    if (error) this.#logger.debug({ path, kind: error.kind, detail: error.detail }, `${operation} ended early`);
-    transfer.end([{ operation, status: error?.kind ?? 'ok', bytes }]);
-  }
 }

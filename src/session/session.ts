@@ -23,9 +23,10 @@ import { PathResolver } from './resolver.ts';
 import type { Target } from './resolver.ts';
 import { MeteredWritable, meterReadable } from './streams.ts';
 import { stagingFor } from './staging.ts';
-import { DriverOpenFile } from './transfer.ts';
-import type { TransferSummary } from './transfer.ts';
-import type { TransferLine } from './recorder.ts';
+import type { Staging } from './staging.ts';
+import { DriverOpenFile } from './open-file.ts';
+import { Transfer, TransferRegistry, decideTransfer } from './transfer.ts';
+import type { DecisionPlace, TransferDecision, TransferInfo, TransferIntent, TransferLimiter } from './transfer.ts';
 import type { ChecksumAlgorithm, ConnectionInfo, OpenFile, OpenFlags, Session, SessionProtocol, SessionStat, WriteOptions } from './types.ts';
 
 export interface SessionDeps {
@@ -83,16 +84,6 @@ export async function openSession(
   }
 }
 
-/** The log lines of an SFTP-style handle: a handle that was only read or only written has one. */
-function handleLines(summary: TransferSummary): TransferLine[] {
-  // A handle the client never closed (its channel or connection ended) is incomplete.
-  const status = summary.error?.kind ?? (summary.complete ? 'ok' : 'incomplete');
-  const lines: TransferLine[] = [];
-  if (summary.writable) lines.push({ operation: 'upload', status, bytes: summary.bytesWritten });
-  if (summary.readable && (summary.bytesRead > 0 || !summary.writable)) lines.push({ operation: 'download', status, bytes: summary.bytesRead });
-  return lines;
-}
-
 class ProtocolSession implements Session {
   readonly id: string;
   readonly user: User;
@@ -101,7 +92,9 @@ class ProtocolSession implements Session {
   readonly #rec: OperationRecorder;
   readonly #paths: PathResolver;
   readonly #loginTime: number;
-  readonly #files = new Set<OpenFile>();
+  readonly #transfers = new TransferRegistry();
+  /** Quotas and bandwidth limits; null keeps the hot path free of them. */
+  readonly #limiter: TransferLimiter | null = null;
   /** Set on a channel's view: the connection's session, which owns the mounts and the logout. */
   readonly #owner: ProtocolSession | undefined;
   readonly #views = new Set<ProtocolSession>();
@@ -196,36 +189,113 @@ class ProtocolSession implements Session {
   // ---- transfers ------------------------------------------------------------------------
 
   open(path: string, flags: OpenFlags): Promise<OpenFile> {
-    const writing = Boolean(flags.write || flags.append || flags.create || flags.truncate || flags.exclusive);
-    const reading = Boolean(flags.read) || !writing;
-    return this.#rec.start(writing ? 'upload' : 'download', path, async () => {
+    const write = Boolean(flags.write || flags.append || flags.create || flags.truncate || flags.exclusive);
+    const intent: TransferIntent = {
+      read: Boolean(flags.read) || !write,
+      write,
+      create: Boolean(flags.create),
+      exclusive: Boolean(flags.exclusive),
+      truncate: Boolean(flags.truncate),
+      append: Boolean(flags.append),
+      offset: 0,
+    };
+    return this.#rec.start(write ? 'upload' : 'download', path, async () => {
       const t = await this.#paths.target(path, true);
-      const { existing, result: initialWriter } = await this.#decideAndAct(t, async (existing) => {
-        this.#checkOpenable(t, existing, { writing, reading, create: Boolean(flags.create), exclusive: Boolean(flags.exclusive) });
+      const { transfer, opened } = await this.#startTransfer(t, intent, async (decision) => {
         // Creation and truncation happen at open, as clients expect (a zero-byte upload exists).
-        if (!writing || (existing && !flags.truncate)) return undefined;
-        return t.mount.driver.openWrite(t.realPath, existing ? { truncate: true, mustExist: true } : { exclusive: true });
+        if (decision === 'create') return t.mount.driver.openWrite(t.realPath, { exclusive: true });
+        if (decision === 'modify' && intent.truncate) return t.mount.driver.openWrite(t.realPath, { truncate: true, mustExist: true });
+        return undefined;
       });
-      const transfer = this.#rec.begin(writing ? 'upload' : 'download', t.virtualPath);
-      const file: DriverOpenFile = new DriverOpenFile({
+      return new DriverOpenFile({
         path: t.virtualPath,
         driver: t.mount.driver,
         driverPath: t.realPath,
-        readable: reading,
-        writable: writing,
-        append: Boolean(flags.append),
-        size: existing?.size ?? 0,
-        initialWriter,
+        transfer,
+        append: intent.append,
+        initialWriter: opened,
         stat: () => this.stat(t.virtualPath),
         setStat: (changes) => this.setStat(t.virtualPath, changes),
-        onClose: (summary) => {
-          this.#files.delete(file);
-          transfer.end(handleLines(summary));
-        },
       });
-      this.#files.add(file);
-      return file;
     });
+  }
+
+  openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
+    const intent: TransferIntent = { read: true, write: false, create: false, exclusive: false, truncate: false, append: false, offset: options.offset ?? 0 };
+    return this.#rec.start('download', path, async () => {
+      const t = await this.#paths.target(path, true);
+      const { transfer, opened } = await this.#startTransfer(t, intent, () => t.mount.driver.openRead(t.realPath, options));
+      return meterReadable(opened, transfer);
+    });
+  }
+
+  openWrite(path: string, options: WriteOptions = {}): Promise<Writable> {
+    const intent: TransferIntent = {
+      read: false,
+      write: true,
+      create: !options.mustExist,
+      exclusive: Boolean(options.exclusive),
+      truncate: Boolean(options.truncate),
+      append: Boolean(options.append),
+      offset: options.offset ?? 0,
+    };
+    return this.#rec.start('upload', path, async () => {
+      const t = await this.#paths.target(path, true);
+      const { transfer, opened } = await this.#startTransfer(t, intent, (decision) => this.#openUpload(t, intent, decision));
+      const { staging, target } = opened;
+      return new MeteredWritable(target, transfer, {
+        size: options.size,
+        ...(staging.commit ? { commit: staging.commit } : {}),
+        keepPartial: staging.keepPartial,
+        discard: () => staging.discard().catch((error: unknown) => void this.#rec.fail(error, t.virtualPath)),
+      });
+    });
+  }
+
+  async #openUpload(t: Target, intent: TransferIntent, decision: TransferDecision): Promise<{ staging: Staging; target: Writable }> {
+    const driver = t.mount.driver;
+    // An append continues the file where it ends; a file created by an append is written in place too.
+    if (intent.append) {
+      const target = await driver.openWrite(t.realPath, decision === 'create' ? { exclusive: true } : { append: true, mustExist: true });
+      return { staging: stagingFor('direct', driver, t.realPath, false), target };
+    }
+    // Only an upload that replaces the whole file can be staged; a resume writes in place.
+    const whole = intent.offset === 0 && (decision === 'create' || intent.truncate);
+    // A staged create may replace a file that appeared meanwhile only where the user may modify it.
+    const replace = decision !== 'create' || (!intent.exclusive && this.#paths.allows(t, 'modifyFile'));
+    const staging = stagingFor(whole ? this.#uploadMode() : 'direct', driver, t.realPath, replace);
+    const direct = decision === 'create' ? { offset: intent.offset, exclusive: true } : { offset: intent.offset, truncate: intent.truncate, mustExist: true };
+    const target = await driver.openWrite(staging.path, staging.path === t.realPath ? direct : { truncate: true, exclusive: staging.exclusive });
+    return { staging, target };
+  }
+
+  /**
+   * The one way a transfer starts, for handles and streams alike: decide against what is there
+   * (transfer.ts), act on the decision (`open` opens the storage), register the transfer.
+   */
+  async #startTransfer<T>(
+    t: Target,
+    intent: TransferIntent,
+    open: (decision: TransferDecision, existing: EntryInfo | undefined) => Promise<T>,
+  ): Promise<{ transfer: Transfer; opened: T }> {
+    const place: DecisionPlace = { path: t.virtualPath, capabilities: t.mount.driver.capabilities, require: (operation) => this.#paths.require(t, operation) };
+    const { existing, result } = await this.#decideAndAct(t, async (existing) => {
+      const decision = decideTransfer(intent, existing, place);
+      return { decision, opened: await open(decision, existing) };
+    });
+    const transfer = new Transfer({
+      id: randomUUID(),
+      path: t.virtualPath,
+      decision: result.decision,
+      readable: intent.read,
+      writable: intent.write,
+      size: intent.truncate ? 0 : (existing?.size ?? 0),
+      journal: this.#rec.begin(intent.write ? 'upload' : 'download', t.virtualPath),
+      limiter: this.#limiter,
+      onEnd: (ended) => this.#transfers.delete(ended),
+    });
+    this.#transfers.add(transfer);
+    return { transfer, opened: result.opened };
   }
 
   /**
@@ -246,60 +316,13 @@ class ProtocolSession implements Session {
     }
   }
 
-  #checkOpenable(t: Target, existing: EntryInfo | undefined, mode: { writing: boolean; reading: boolean; create: boolean; exclusive: boolean }): void {
-    if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: t.virtualPath });
-    if (existing && existing.type !== 'file') throw new FerryError('not-a-file', 'not a regular file', { detail: t.virtualPath });
-    if (mode.reading) this.#paths.require(t, 'readFile');
-    if (!mode.writing) {
-      if (!existing) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
-      return;
-    }
-    if (existing) {
-      if (mode.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: t.virtualPath });
-      this.#paths.require(t, 'modifyFile');
-    } else {
-      if (!mode.create) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
-      this.#paths.require(t, 'createFile');
-    }
+  transfers(): TransferInfo[] {
+    return [this.#transfers, ...[...this.#views].map((view) => view.#transfers)].flatMap((registry) => registry.list());
   }
 
-  openRead(path: string, options: OpenReadOptions = {}): Promise<Readable> {
-    return this.#rec.start('download', path, async () => {
-      const t = await this.#paths.target(path, true);
-      this.#paths.require(t, 'readFile');
-      const source = await t.mount.driver.openRead(t.realPath, options);
-      const transfer = this.#rec.begin('download', t.virtualPath);
-      return meterReadable(source, t.virtualPath, (bytes, error) => this.#rec.endStream(transfer, 'download', t.virtualPath, bytes, error));
-    });
-  }
-
-  openWrite(path: string, options: WriteOptions = {}): Promise<Writable> {
-    return this.#rec.start('upload', path, async () => {
-      const t = await this.#paths.target(path, true);
-      const { result } = await this.#decideAndAct(t, async (existing) => {
-        if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: t.virtualPath });
-        if (existing && options.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: t.virtualPath });
-        if (!existing && options.mustExist) throw new FerryError('not-found', 'no such file or directory', { detail: t.virtualPath });
-        this.#paths.require(t, existing ? 'modifyFile' : 'createFile');
-        // Only an upload that replaces the whole file can be staged; a resume writes in place.
-        const whole = (options.offset ?? 0) === 0 && (!existing || Boolean(options.truncate));
-        // A staged create may replace a file that appeared meanwhile only where the user may modify it.
-        const replace = existing !== undefined || (!options.exclusive && this.#paths.allows(t, 'modifyFile'));
-        const staging = stagingFor(whole ? this.#uploadMode() : 'direct', t.mount.driver, t.realPath, replace);
-        const direct = existing ? { ...options, exclusive: false, mustExist: true } : { ...options, exclusive: true };
-        const target = await t.mount.driver.openWrite(staging.path, staging.path === t.realPath ? direct : { truncate: true, exclusive: staging.exclusive });
-        return { staging, target };
-      });
-      const { staging, target } = result;
-      const transfer = this.#rec.begin('upload', t.virtualPath);
-      const onEnd = (bytes: number, error: FerryError | undefined) => this.#rec.endStream(transfer, 'upload', t.virtualPath, bytes, error);
-      return new MeteredWritable(target, t.virtualPath, onEnd, {
-        size: options.size,
-        ...(staging.commit ? { commit: staging.commit } : {}),
-        keepPartial: staging.keepPartial,
-        discard: () => staging.discard().catch((error: unknown) => void this.#rec.fail(error, t.virtualPath)),
-      });
-    });
+  async stopTransfer(id: string): Promise<boolean> {
+    for (const registry of [this.#transfers, ...[...this.#views].map((view) => view.#transfers)]) if (await registry.stop(id)) return true;
+    return false;
   }
 
   #uploadMode(): UploadMode {
@@ -443,8 +466,8 @@ class ProtocolSession implements Session {
   }
 
   async #close(): Promise<void> {
-    // Files the protocol never closed: the client went away with them open.
-    await Promise.allSettled([...this.#files].map((file) => file.abandon()));
+    // Transfers the protocol never ended: the client went away with them open.
+    await this.#transfers.stopAll();
     this.#paths.closed = true;
     if (this.#owner) {
       this.#owner.#views.delete(this);

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { mapFsError } from '../vfs/drivers/fs-errors.ts';
 import { FerryError } from './errors.ts';
+import type { Transfer } from './transfer.ts';
 
 /** Sequential writes are gathered into chunks of this size before they reach the storage. */
 export const WRITE_CHUNK = 1024 * 1024;
@@ -277,23 +278,28 @@ export class ReadWindow {
   }
 }
 
-export type TransferEnd = (bytes: number, error: FerryError | undefined) => void;
-
 function incomplete(path: string, detail: string): FerryError {
   return new FerryError('incomplete', 'the transfer ended before all its data arrived', { detail: `${path}: ${detail}` });
 }
 
 /**
- * A pass-through that counts what the consumer reads and reports once, when it closes: a consumer
- * that stops before the end (the client went away) makes it `incomplete`.
+ * A pass-through that counts what the consumer reads into its transfer and ends it once, when it
+ * closes: a consumer that stops before the end (the client went away) makes it `incomplete`.
  */
-export function meterReadable(source: Readable, path: string, onEnd: TransferEnd): Readable {
-  let bytes = 0;
+export function meterReadable(source: Readable, transfer: Transfer): Readable {
+  const path = transfer.path;
   let failure: FerryError | undefined;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      callback(null, chunk);
+      let admitted;
+      try {
+        admitted = transfer.admit(chunk.length, 'read');
+      } catch (error) {
+        return callback(error as Error);
+      }
+      transfer.bytesRead += chunk.length;
+      if (admitted) admitted.then(() => callback(null, chunk), callback);
+      else callback(null, chunk);
     },
   });
   source.on('error', (error) => meter.destroy(error));
@@ -302,8 +308,10 @@ export function meterReadable(source: Readable, path: string, onEnd: TransferEnd
   });
   meter.on('close', () => {
     source.destroy();
-    onEnd(bytes, meter.readableEnded ? undefined : (failure ?? incomplete(path, `download stopped after ${bytes} bytes`)));
+    const error = meter.readableEnded ? undefined : (failure ?? incomplete(path, `download stopped after ${transfer.bytesRead} bytes`));
+    transfer.end({ complete: error === undefined, error });
   });
+  transfer.onStop(async (reason) => void meter.destroy(reason));
   source.pipe(meter);
   return meter;
 }
@@ -321,30 +329,30 @@ export interface MeteredWritableOptions {
 
 /**
  * A writable whose 'finish' means the storage has the bytes (it waits for the driver stream to
- * finish) and the upload is committed, counting bytes and reporting once, when it closes. A
- * destroy without an error (the client went away) is `incomplete`.
+ * finish) and the upload is committed, counting bytes into its transfer and ending it once, when
+ * it closes. A destroy without an error (the client went away) is `incomplete`.
  */
 export class MeteredWritable extends Writable {
   readonly #target: Writable;
-  readonly #path: string;
+  readonly #transfer: Transfer;
   readonly #options: MeteredWritableOptions;
-  #bytes = 0;
   #failure: FerryError | undefined;
 
-  constructor(target: Writable, path: string, onEnd: TransferEnd, options: MeteredWritableOptions = {}) {
+  constructor(target: Writable, transfer: Transfer, options: MeteredWritableOptions = {}) {
     super({ highWaterMark: WRITE_CHUNK });
     this.#target = target;
-    this.#path = path;
+    this.#transfer = transfer;
     this.#options = options;
     target.on('error', (error) => this.destroy(error));
     this.on('error', (error) => {
-      this.#failure ??= mapFsError(error, path);
+      this.#failure ??= mapFsError(error, transfer.path);
     });
     this.on('close', () => {
-      if (this.writableFinished) return onEnd(this.#bytes, undefined);
-      const failure = this.#failure ?? incomplete(path, this.#shortBy());
-      void this.#abort().finally(() => onEnd(this.#bytes, failure));
+      if (this.writableFinished) return transfer.end({ complete: true, error: undefined });
+      const failure = this.#failure ?? incomplete(transfer.path, this.#shortBy());
+      void this.#abort().finally(() => transfer.end({ complete: false, error: failure }));
     });
+    transfer.onStop(async (reason) => void this.destroy(reason));
   }
 
   async #abort(): Promise<void> {
@@ -361,13 +369,29 @@ export class MeteredWritable extends Writable {
 
   #shortBy(): string {
     const size = this.#options.size;
-    return size === undefined ? `upload stopped after ${this.#bytes} bytes` : `received ${this.#bytes} of ${size} announced bytes`;
+    const bytes = this.#transfer.bytesWritten;
+    return size === undefined ? `upload stopped after ${bytes} bytes` : `received ${bytes} of ${size} announced bytes`;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#bytes += chunk.length;
+    const transfer = this.#transfer;
     const size = this.#options.size;
-    if (size !== undefined && this.#bytes > size) return callback(new FerryError('invalid-request', 'more data than announced', { detail: `${this.#path}: ${this.#bytes} of ${size}` }));
+    if (size !== undefined && transfer.bytesWritten + chunk.length > size) {
+      transfer.bytesWritten += chunk.length;
+      return callback(new FerryError('invalid-request', 'more data than announced', { detail: `${transfer.path}: ${transfer.bytesWritten} of ${size}` }));
+    }
+    let admitted;
+    try {
+      admitted = transfer.admit(chunk.length, 'write');
+    } catch (error) {
+      return callback(error as Error);
+    }
+    if (admitted) admitted.then(() => this.#pass(chunk, callback), callback);
+    else this.#pass(chunk, callback);
+  }
+
+  #pass(chunk: Buffer, callback: (error?: Error | null) => void): void {
+    this.#transfer.bytesWritten += chunk.length;
     if (this.#target.write(chunk)) callback();
     else waitDrain(this.#target).then(() => callback(), callback);
   }
@@ -377,7 +401,7 @@ export class MeteredWritable extends Writable {
     finished(this.#target)
       .then(() => {
         const size = this.#options.size;
-        if (size !== undefined && this.#bytes < size) throw incomplete(this.#path, this.#shortBy());
+        if (size !== undefined && this.#transfer.bytesWritten < size) throw incomplete(this.#transfer.path, this.#shortBy());
         return this.#options.commit?.();
       })
       .then(() => callback(), callback);

@@ -1,343 +1,246 @@
-// OpenFile: random access (SFTP handles) over a driver's streams. Sequential writes go into one
-// write stream through a CoalescingWriter (1 MiB chunks; a write per 32 KiB packet was 4x slower
-// than OpenSSH, TESTING.md); sequential reads come from one read stream whose buffer is the
-// read-ahead. A write arriving a little ahead of the sequence waits in memory for the gap before
-// it (REORDER_WINDOW); any other jump ends the stream and opens a new one at the new offset.
-//
-// Operations on one handle run strictly one after another in call order (SFTP clients keep many
-// requests in flight on a handle; the codec calls without waiting). Reading after writing ends the
-// writer first, so a read always sees every byte written before it.
-import type { SessionStat, OpenFile } from './types.ts';
-import type { PositionalReader, SetStatChanges, VfsDriver } from '../vfs/vfs.ts';
+// One transfer, whatever carries it: an SFTP-style handle (open-file.ts) or a whole stream (SCP,
+// FTP, HTTP; streams.ts). The Session decides here, once for every protocol, what a transfer does
+// to its file (read, create, modify, append) against what is there, with the permission and the
+// storage capability each decision needs; the Transfer then counts its bytes, asks the session's
+// limiter before bytes move (quotas, bandwidth), can be stopped (by an administrator, or because
+// the session closes) and writes its transfer-log lines when it ends.
+import type { Capabilities, EntryInfo } from '../vfs/vfs.ts';
 import { FerryError } from './errors.ts';
-import { CoalescingWriter, KEEP_BEHIND, READ_WINDOW, ReadWindow } from './streams.ts';
-import type { Writable } from 'node:stream';
+import type { Operation } from './permissions.ts';
+import type { OngoingTransfer, TransferLine } from './recorder.ts';
 
-/** Largest single read served (SFTP clients ask for 32-256 KiB). */
-export const MAX_READ_LENGTH = 16 * 1024 * 1024;
+/** What a transfer does to its file, decided once, against what is there when it opens. */
+export type TransferDecision = 'read' | 'create' | 'modify' | 'append';
 
-export interface TransferSummary {
+/** What the client asked for, in protocol-neutral terms. */
+export interface TransferIntent {
+  readonly read: boolean;
+  readonly write: boolean;
+  /** A missing file may be created (SFTP CREAT, whole-stream uploads, FTP STOR/APPE). */
+  readonly create: boolean;
+  /** Fail with `exists` if the file exists (O_EXCL). */
+  readonly exclusive: boolean;
+  /** An existing file is emptied first. */
+  readonly truncate: boolean;
+  /** Every write goes to the end of the file (O_APPEND, FTP APPE). */
+  readonly append: boolean;
+  /** Where a whole-stream transfer starts (resume); handles pick offsets per request. */
+  readonly offset: number;
+}
+
+/** Where the decision is taken: the permission check and the storage's capabilities. */
+export interface DecisionPlace {
+  readonly path: string;
+  readonly capabilities: Capabilities;
+  require(operation: Operation): void;
+}
+
+function unsupported(message: string, path: string): FerryError {
+  return new FerryError('unsupported', message, { detail: path });
+}
+
+/**
+ * The decision for `intent` on what is at the path now (`existing`, or undefined when nothing
+ * is), or the refusal. Pure: the caller acts on it, opening exclusively for `create` and
+ * without creating otherwise, and decides again if the act finds the file changed.
+ */
+export function decideTransfer(intent: TransferIntent, existing: EntryInfo | undefined, place: DecisionPlace): TransferDecision {
+  const { path } = place;
+  if (existing?.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
+  if (existing && existing.type !== 'file') throw new FerryError('not-a-file', 'not a regular file', { detail: path });
+  if (intent.read) place.require('readFile');
+  if (intent.read && intent.offset > 0 && !place.capabilities.readAtOffset) unsupportedRead(path);
+  if (!intent.write) {
+    if (!existing) throw new FerryError('not-found', 'no such file or directory', { detail: path });
+    return 'read';
+  }
+  if (!existing) {
+    if (!intent.create) throw new FerryError('not-found', 'no such file or directory', { detail: path });
+    place.require('createFile');
+    if (intent.offset > 0 && !place.capabilities.writeAtOffset) unsupportedWrite(path);
+    return 'create';
+  }
+  if (intent.exclusive) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: path });
+  place.require('modifyFile');
+  const appending = intent.append && !intent.truncate;
+  if (intent.offset > 0 && !place.capabilities.writeAtOffset) unsupportedWrite(path);
+  if (appending && existing.size > 0 && !place.capabilities.append) throw unsupported('this storage cannot add to the end of a file', path);
+  return appending ? 'append' : 'modify';
+}
+
+function unsupportedRead(path: string): never {
+  throw unsupported('this storage cannot read from the middle of a file', path);
+}
+
+function unsupportedWrite(path: string): never {
+  throw unsupported('this storage can only write files from start to end', path);
+}
+
+/**
+ * Asked before bytes move (quotas, bandwidth limits). Returning a promise holds the bytes until
+ * it settles; throwing (or rejecting) a FerryError fails the transfer with it. Undefined keeps
+ * the hot path free of awaits.
+ */
+export interface TransferLimiter {
+  admit(transfer: Transfer, bytes: number, direction: 'read' | 'write'): Promise<void> | undefined;
+}
+
+/** A transfer as an administrator sees it. */
+export interface TransferInfo {
+  readonly id: string;
+  readonly path: string;
+  readonly decision: TransferDecision;
+  /** `upload` for anything that writes, `download` for reads only. */
+  readonly operation: 'upload' | 'download';
+  /** ms since the epoch. */
+  readonly startedAt: number;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+}
+
+export interface TransferOptions {
+  readonly id: string;
+  readonly path: string;
+  readonly decision: TransferDecision;
   readonly readable: boolean;
   readonly writable: boolean;
-  /** Closed by the client; false when abandoned (its channel or connection ended first). */
+  /** Size of the file when the decision was taken (where an append starts). */
+  readonly size: number;
+  /** The open-transfers journal entry; `end` writes the lines. */
+  readonly journal: OngoingTransfer;
+  readonly limiter: TransferLimiter | null;
+  /** Runs once, when the transfer ended: the session forgets it. */
+  readonly onEnd: (transfer: Transfer) => void;
+}
+
+/** How the carrier of a transfer ended. */
+export interface TransferEnd {
+  /** False when abandoned (the client or the session went away first). */
   readonly complete: boolean;
   readonly error: FerryError | undefined;
 }
 
-export interface OpenFileContext {
-  /** Virtual path, for the client and the log. */
+export class Transfer {
+  readonly id: string;
   readonly path: string;
-  readonly driver: VfsDriver;
-  /** Driver path with symlinks resolved at open time. */
-  readonly driverPath: string;
+  readonly decision: TransferDecision;
   readonly readable: boolean;
   readonly writable: boolean;
-  /** Every write goes to the end of the file, whatever offset the client sent (O_APPEND). */
-  readonly append: boolean;
-  /** Size at open, where appends start. */
   readonly size: number;
-  /** A stream already opened at offset 0 (creation or truncation at open). */
-  readonly initialWriter?: Writable | undefined;
-  stat(): Promise<SessionStat>;
-  setStat(changes: SetStatChanges): Promise<void>;
-  onClose(summary: TransferSummary): void;
+  readonly startedAt: number;
+  bytesRead = 0;
+  bytesWritten = 0;
+  readonly #journal: OngoingTransfer;
+  readonly #limiter: TransferLimiter | null;
+  readonly #onEnd: (transfer: Transfer) => void;
+  /** Set by the carrier (handle or stream): how to cut it off. */
+  #stopper: ((reason: FerryError) => Promise<void>) | undefined;
+  #stopped: FerryError | undefined;
+  #ended = false;
+  readonly #endedSignal: Promise<void>;
+  #signalEnd: () => void = () => {};
+
+  constructor(options: TransferOptions) {
+    this.id = options.id;
+    this.path = options.path;
+    this.decision = options.decision;
+    this.readable = options.readable;
+    this.writable = options.writable;
+    this.size = options.size;
+    this.startedAt = options.journal.started;
+    this.#journal = options.journal;
+    this.#limiter = options.limiter;
+    this.#onEnd = options.onEnd;
+    this.#endedSignal = new Promise((resolve) => (this.#signalEnd = resolve));
+  }
+
+  get operation(): 'upload' | 'download' {
+    return this.writable ? 'upload' : 'download';
+  }
+
+  /** Why the transfer was stopped, once it was: later requests on its handle fail with it. */
+  get stopped(): FerryError | undefined {
+    return this.#stopped;
+  }
+
+  info(): TransferInfo {
+    return {
+      id: this.id,
+      path: this.path,
+      decision: this.decision,
+      operation: this.operation,
+      startedAt: this.startedAt,
+      bytesRead: this.bytesRead,
+      bytesWritten: this.bytesWritten,
+    };
+  }
+
+  /** Before `bytes` are read or written: undefined when they may move at once (hot path). */
+  admit(bytes: number, direction: 'read' | 'write'): Promise<void> | undefined {
+    if (this.#stopped) throw this.#stopped;
+    return this.#limiter === null ? undefined : this.#limiter.admit(this, bytes, direction);
+  }
+
+  /** The carrier says how to cut it off; a transfer stopped before that is cut off at once. */
+  onStop(stopper: (reason: FerryError) => Promise<void>): void {
+    this.#stopper = stopper;
+    if (this.#stopped) void stopper(this.#stopped);
+  }
+
+  /** Cuts the transfer off: it ends `incomplete` (or with `reason`); resolves once it was logged. */
+  async stop(reason?: FerryError): Promise<void> {
+    if (this.#ended) return;
+    this.#stopped ??= reason ?? new FerryError('incomplete', 'the transfer was stopped by the server', { detail: `${this.path}: stopped` });
+    if (!this.#stopper) return; // cut off as soon as its carrier exists
+    await this.#stopper(this.#stopped);
+    await this.#endedSignal;
+  }
+
+  /** Writes the transfer's log lines once and forgets it. */
+  end(outcome: TransferEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#journal.end(this.#lines(outcome));
+    this.#onEnd(this);
+    this.#signalEnd();
+  }
+
+  /** A handle that was only read or only written has one line; one both read and written, two. */
+  #lines(outcome: TransferEnd): TransferLine[] {
+    const error = outcome.error ?? this.#stopped;
+    const status = error?.kind ?? (outcome.complete ? 'ok' : 'incomplete');
+    const lines: TransferLine[] = [];
+    if (this.writable) lines.push({ operation: 'upload', status, bytes: this.bytesWritten });
+    if (this.readable && (this.bytesRead > 0 || !this.writable)) lines.push({ operation: 'download', status, bytes: this.bytesRead });
+    return lines;
+  }
 }
 
-/**
- * How far ahead of the sequence a write may arrive and wait for the gap before it to fill, and how
- * many bytes may wait. Clients with concurrent writes (Go's pkg/sftp, used by rclone: 64 x 32 KiB
- * in flight) send a window slightly out of order; without this every such write would end the
- * stream and open a new one.
- */
-export const REORDER_WINDOW = 4 * 1024 * 1024;
+/** The transfers of one session, by id: listed and stopped by an administrator, all aborted at close. */
+export class TransferRegistry {
+  readonly #active = new Map<string, Transfer>();
 
-/** Writes that arrived ahead of the sequence; never overlapping each other. */
-class AheadWrites {
-  readonly #pieces = new Map<number, Buffer>();
-  #bytes = 0;
-
-  get size(): number {
-    return this.#pieces.size;
+  add(transfer: Transfer): void {
+    this.#active.set(transfer.id, transfer);
   }
 
-  overlaps(offset: number, length: number): boolean {
-    for (const [start, piece] of this.#pieces) if (offset < start + piece.length && start < offset + length) return true;
-    return false;
+  delete(transfer: Transfer): void {
+    this.#active.delete(transfer.id);
   }
 
-  canHold(next: number, offset: number, length: number): boolean {
-    return offset > next && offset + length - next <= REORDER_WINDOW && this.#bytes + length <= REORDER_WINDOW && !this.overlaps(offset, length);
+  list(): TransferInfo[] {
+    return [...this.#active.values()].map((t) => t.info());
   }
 
-  /** Keeps a copy: the caller may reuse its buffer once the write resolved. */
-  hold(offset: number, data: Buffer): void {
-    this.#pieces.set(offset, Buffer.from(data));
-    this.#bytes += data.length;
+  /** False when no such transfer is active. */
+  async stop(id: string, reason?: FerryError): Promise<boolean> {
+    const transfer = this.#active.get(id);
+    if (!transfer) return false;
+    await transfer.stop(reason);
+    return true;
   }
 
-  take(offset: number): Buffer | undefined {
-    const piece = this.#pieces.get(offset);
-    if (piece) {
-      this.#pieces.delete(offset);
-      this.#bytes -= piece.length;
-    }
-    return piece;
-  }
-
-  takeAll(): [number, Buffer][] {
-    const all = [...this.#pieces].sort((a, b) => a[0] - b[0]);
-    this.#pieces.clear();
-    this.#bytes = 0;
-    return all;
-  }
-}
-
-function misuse(message: string, detail: string): FerryError {
-  return new FerryError('invalid-request', message, { detail });
-}
-
-export class DriverOpenFile implements OpenFile {
-  readonly path: string;
-  readonly #ctx: OpenFileContext;
-  #queue: Promise<unknown> = Promise.resolve();
-  #writer: CoalescingWriter | null = null;
-  #reader: ReadWindow | null = null;
-  /** Positioned reads on storages that offer them (disk): no stream, no read-ahead copy. */
-  #positional: PositionalReader | null = null;
-  #reordered = false;
-  readonly #ahead = new AheadWrites();
-  #appendAt: number;
-  #bytesRead = 0;
-  #bytesWritten = 0;
-  #failure: FerryError | undefined;
-  #closed = false;
-
-  constructor(ctx: OpenFileContext) {
-    this.#ctx = ctx;
-    this.path = ctx.path;
-    this.#appendAt = ctx.size;
-    if (ctx.initialWriter) this.#writer = new CoalescingWriter(ctx.initialWriter, 0, ctx.path);
-  }
-
-  #enqueue<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(() => {
-      if (this.#closed) throw new FerryError('internal', 'the file is already closed', { detail: this.path });
-      return operation();
-    });
-    this.#queue = result.catch(() => {});
-    return result;
-  }
-
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.#enqueue(() => this.#read(offset, length));
-  }
-
-  readInto(offset: number, target: Buffer): Promise<number> {
-    return this.#enqueue(() => this.#readInto(offset, target));
-  }
-
-  write(offset: number, data: Buffer): Promise<void> {
-    return this.#enqueue(() => this.#write(offset, data));
-  }
-
-  stat(): Promise<SessionStat> {
-    return this.#enqueue(async () => {
-      await this.#settle();
-      return this.#ctx.stat();
-    });
-  }
-
-  setStat(changes: SetStatChanges): Promise<void> {
-    return this.#enqueue(async () => {
-      await this.#settle();
-      await this.#ctx.setStat(changes);
-    });
-  }
-
-  sync(): Promise<void> {
-    return this.#enqueue(async () => {
-      await this.#settle();
-      if (this.#ctx.writable) await this.#ctx.driver.sync(this.#ctx.driverPath);
-    });
-  }
-
-  close(): Promise<void> {
-    return this.#closeAfterQueue(true);
-  }
-
-  abandon(): Promise<void> {
-    return this.#closeAfterQueue(false);
-  }
-
-  #closeAfterQueue(complete: boolean): Promise<void> {
-    const result = this.#queue.then(() => this.#close(complete));
-    this.#queue = result.catch(() => {});
-    return result;
-  }
-
-  async #close(complete: boolean): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      await this.#endWriter();
-    } catch (error) {
-      this.#failure ??= error as FerryError;
-    } finally {
-      this.#dropReader();
-      await this.#dropPositional();
-      const ctx = this.#ctx;
-      ctx.onClose({ bytesRead: this.#bytesRead, bytesWritten: this.#bytesWritten, readable: ctx.readable, writable: ctx.writable, complete, error: this.#failure });
-    }
-    if (this.#failure) throw this.#failure;
-  }
-
-  async #readInto(offset: number, target: Buffer): Promise<number> {
-    await this.#readable(offset, target.length);
-    if (target.length === 0) return 0;
-    if (!this.#ctx.driver.openPositional) {
-      const data = await this.#streamRead(offset, target.length);
-      target.set(data);
-      return data.length;
-    }
-    return this.#positionalRead(offset, target);
-  }
-
-  async #read(offset: number, length: number): Promise<Buffer> {
-    await this.#readable(offset, length);
-    if (length === 0) return Buffer.alloc(0);
-    if (!this.#ctx.driver.openPositional) return this.#streamRead(offset, length);
-    const target = Buffer.allocUnsafe(length);
-    return target.subarray(0, await this.#positionalRead(offset, target));
-  }
-
-  /** Checks a read request and ends the writer, so the read sees every byte written before. */
-  async #readable(offset: number, length: number): Promise<void> {
-    if (!this.#ctx.readable) throw misuse('the file was not opened for reading', this.path);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw misuse('invalid offset', String(offset));
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_LENGTH) throw misuse('invalid read length', String(length));
-    await this.#endWriter();
-  }
-
-  /** One pread per request, as sftp-server.c does: the page cache is the read-ahead. */
-  async #positionalRead(offset: number, target: Buffer): Promise<number> {
-    const ctx = this.#ctx;
-    this.#positional ??= (await ctx.driver.openPositional?.(ctx.driverPath)) ?? null;
-    if (!this.#positional) throw new FerryError('unsupported', 'this storage has no positioned reads', { detail: this.path });
-    try {
-      const n = await this.#positional.read(target, offset);
-      this.#bytesRead += n;
-      return n;
-    } catch (error) {
-      await this.#dropPositional();
-      throw error;
-    }
-  }
-
-  async #streamRead(offset: number, length: number): Promise<Buffer> {
-    // Clients keep reads in flight past the end (64 of them for OpenSSH and rclone): answer those
-    // with a stat rather than a new stream each; a file that grew meanwhile is reopened.
-    if (this.#reader?.pastEnd(offset) && (await this.#ctx.driver.stat(this.#ctx.driverPath)).size <= offset) return Buffer.alloc(0);
-    if (this.#reader && !this.#reader.canServe(offset)) {
-      // A request just behind what was read: the client sends reads out of order. From now on
-      // this handle reopens a little earlier and keeps some data behind its latest request.
-      if (offset < this.#reader.start && this.#reader.start - offset <= READ_WINDOW) this.#reordered = true;
-      this.#dropReader();
-    }
-    if (!this.#reader) {
-      const from = this.#reordered ? Math.max(0, offset - KEEP_BEHIND) : offset;
-      if (from > 0 && !this.#ctx.driver.capabilities.readAtOffset) {
-        throw new FerryError('unsupported', 'this storage cannot read from the middle of a file', { detail: this.path });
-      }
-      const stream = await this.#ctx.driver.openRead(this.#ctx.driverPath, { offset: from });
-      this.#reader = new ReadWindow(stream, from, this.path, this.#reordered ? KEEP_BEHIND : 0);
-    }
-    const data = await this.#reader.read(offset, length).catch((error: unknown) => {
-      this.#dropReader();
-      throw error;
-    });
-    this.#bytesRead += data.length;
-    return data;
-  }
-
-  async #write(requested: number, data: Buffer): Promise<void> {
-    if (!this.#ctx.writable) throw misuse('the file was not opened for writing', this.path);
-    if (!Number.isSafeInteger(requested) || requested < 0) throw misuse('invalid offset', String(requested));
-    if (data.length === 0) return;
-    const offset = this.#ctx.append ? this.#appendAt : requested;
-    this.#dropReader();
-    const next = this.#writer?.next;
-    if (next !== undefined && offset !== next && this.#ahead.canHold(next, offset, data.length)) {
-      this.#ahead.hold(offset, data);
-    } else {
-      // Anything else keeps arrival order: what was held goes first.
-      if (this.#ahead.size > 0 && (offset !== next || this.#ahead.overlaps(offset, data.length))) await this.#flushAhead();
-      await this.#writeAt(offset, data);
-      await this.#drainAhead();
-    }
-    this.#bytesWritten += data.length;
-    this.#appendAt = Math.max(this.#appendAt, offset + data.length);
-  }
-
-  /** Writes at `offset`, reusing the current stream when the offset continues it. */
-  async #writeAt(offset: number, data: Buffer): Promise<void> {
-    if (this.#writer && this.#writer.next !== offset) await this.#endWriter();
-    if (!this.#writer) {
-      if (offset > 0 && !this.#ctx.driver.capabilities.writeAtOffset) {
-        throw new FerryError('unsupported', 'this storage can only write files from start to end', { detail: this.path });
-      }
-      const stream = await this.#ctx.driver.openWrite(this.#ctx.driverPath, { offset });
-      this.#writer = new CoalescingWriter(stream, offset, this.path);
-    }
-    try {
-      await this.#writer.write(data);
-    } catch (error) {
-      this.#failure ??= error as FerryError;
-      throw error;
-    }
-  }
-
-  /** Writes held pieces that now continue the sequence. */
-  async #drainAhead(): Promise<void> {
-    while (this.#writer && this.#ahead.size > 0) {
-      const next = this.#writer.next;
-      const piece = this.#ahead.take(next);
-      if (!piece) return;
-      await this.#writeAt(next, piece);
-    }
-  }
-
-  async #flushAhead(): Promise<void> {
-    for (const [offset, piece] of this.#ahead.takeAll()) await this.#writeAt(offset, piece);
-  }
-
-  /** Flushes pending writes so that stat, setStat and reads see them. */
-  async #settle(): Promise<void> {
-    await this.#endWriter();
-  }
-
-  async #endWriter(): Promise<void> {
-    if (this.#ahead.size > 0) await this.#flushAhead();
-    const writer = this.#writer;
-    if (!writer) return;
-    this.#writer = null;
-    try {
-      await writer.end();
-    } catch (error) {
-      this.#failure ??= error as FerryError;
-      throw error;
-    }
-  }
-
-  async #dropPositional(): Promise<void> {
-    const positional = this.#positional;
-    this.#positional = null;
-    await positional?.close().catch(() => {});
-  }
-
-  #dropReader(): void {
-    this.#reader?.destroy();
-    this.#reader = null;
+  async stopAll(reason?: FerryError): Promise<void> {
+    await Promise.allSettled([...this.#active.values()].map((t) => t.stop(reason)));
   }
 }

@@ -7,6 +7,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Subsystem } from '../config/model/permissions.ts';
 import type { User } from '../config/model/user.ts';
+import type { TransferInfo } from './transfer.ts';
 import type { EntryInfo, OpenReadOptions, OpenWriteOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
 
 export interface ConnectionInfo {
@@ -71,6 +72,11 @@ export interface OpenFile {
 export interface WriteOptions extends OpenWriteOptions {
   /** Bytes the client announced (SCP's C record): an upload that ends short is incomplete. */
   readonly size?: number;
+  /**
+   * Continue the file where it ends (FTP APPE); a missing file is created. Needs fileModify on
+   * an existing file, filePut on a new one; written in place, never staged.
+   */
+  readonly append?: boolean;
 }
 
 export type ChecksumAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512' | 'crc32';
@@ -114,6 +120,13 @@ export interface Session {
    * Throws subsystem-denied when the user may not use `subsystem`.
    */
   channel(subsystem: Subsystem): Session;
-  /** Ends the session (or a channel's view of it): closes open files (in-flight writes flushed), logs the logout. */
+  /** The transfers open now (handles and streams; on a connection's session, its channels' too), for an administrator. */
+  transfers(): TransferInfo[];
+  /**
+   * Cuts a transfer off: a handle is closed keeping what was written, a stream is destroyed;
+   * it is logged `incomplete`. False when no such transfer is open.
+   */
+  stopTransfer(id: string): Promise<boolean>;
+  /** Ends the session (or a channel's view of it): stops every transfer still open (in-flight writes flushed), logs the logout. */
   close(): Promise<void>;
 }

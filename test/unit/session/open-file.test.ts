@@ -10,10 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { READ_WINDOW, WRITE_CHUNK } from '../../../src/session/streams.ts';
-import { DriverOpenFile, REORDER_WINDOW } from '../../../src/session/transfer.ts';
+import { DriverOpenFile, REORDER_WINDOW } from '../../../src/session/open-file.ts';
 import { LocalDriver } from '../../../src/vfs/drivers/local.ts';
 import type { OpenReadOptions, OpenWriteOptions, PositionalReader } from '../../../src/vfs/vfs.ts';
 import { createSessionFixture } from '../../helpers/session-fixture.ts';
+import { testTransfer } from '../../helpers/transfer.ts';
 
 type Op = { kind: 'write'; offset: number; length: number; seed: number } | { kind: 'read'; offset: number; length: number } | { kind: 'stat' };
 
@@ -92,14 +93,11 @@ async function countingFile(t: { after(fn: () => Promise<void>): void }, readabl
     path: '/f',
     driver,
     driverPath: '/f',
-    readable,
-    writable: !readable,
+    transfer: testTransfer({ readable, writable: !readable }),
     append: false,
-    size: 0,
     initialWriter: readable ? undefined : await driver.openWrite('/f', { truncate: true }),
     stat: () => Promise.reject(new Error('unused')),
     setStat: () => Promise.reject(new Error('unused')),
-    onClose: () => {},
   });
   return { root, driver, file };
 }

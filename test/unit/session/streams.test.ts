@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
+import { testTransfer } from '../../helpers/transfer.ts';
 import { CoalescingWriter, MAX_QUEUED, MeteredWritable, SequentialReader, WRITE_CHUNK, meterReadable } from '../../../src/session/streams.ts';
 
 /** A storage stream that records the sizes it is handed and fails once it holds `failAfter` bytes. */
@@ -76,29 +77,35 @@ describe('SequentialReader', () => {
 
 describe('transfer meters', () => {
   it('count a download and report it once, when the consumer is done', async () => {
-    const ends: Array<[number, string | undefined]> = [];
-    const meter = meterReadable(Readable.from([Buffer.from('hello '), Buffer.from('world')]), '/f', (bytes, error) => ends.push([bytes, error?.kind]));
+    const ends: Array<[number, string]> = [];
+    const transfer = testTransfer({ onEnd: ([line]) => ends.push([line!.bytes, line!.status]) });
+    const meter = meterReadable(Readable.from([Buffer.from('hello '), Buffer.from('world')]), transfer);
     assert.equal(await text(meter), 'hello world');
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(ends, [[11, undefined]]);
+    assert.deepEqual(ends, [[11, 'ok']]);
   });
 
   it('report an upload destroyed before its end as incomplete, and finish only when the storage finished', async () => {
-    const ends: Array<[number, string | undefined]> = [];
+    const ends: Array<[number, string]> = [];
     const { stream } = sink(Infinity, 2);
-    const upload = new MeteredWritable(stream, '/f', (bytes, error) => ends.push([bytes, error?.kind]));
+    const upload = new MeteredWritable(stream, testTransfer({ writable: true, onEnd: ([line]) => ends.push([line!.bytes, line!.status]) }));
     upload.write(Buffer.alloc(10));
     upload.end(Buffer.alloc(5));
     await new Promise((resolve) => upload.on('finish', resolve));
     assert.equal(stream.writableFinished, true);
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(ends, [[15, undefined]]);
+    assert.deepEqual(ends, [[15, 'ok']]);
     // An upload that did not complete reports once it was cleaned up, after 'close'.
     const reported = new Promise<void>((resolve) => {
-      const aborted = new MeteredWritable(sink().stream, '/g', (bytes, error) => {
-        ends.push([bytes, error?.kind]);
-        resolve();
+      const transfer = testTransfer({
+        path: '/g',
+        writable: true,
+        onEnd: ([line]) => {
+          ends.push([line!.bytes, line!.status]);
+          resolve();
+        },
       });
+      const aborted = new MeteredWritable(sink().stream, transfer);
       aborted.write(Buffer.alloc(3));
       aborted.destroy();
     });

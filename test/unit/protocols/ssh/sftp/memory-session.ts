@@ -1,6 +1,7 @@
 // A small in-memory Session for the SFTP handler's unit tests: it lets a test deny operations,
 // delay writes and watch the order in which an OpenFile receives them. Permission logic lives in
 // the real Session (tested there and end to end with OpenSSH in test/integration/sftp).
+import type { TransferInfo } from '../../../../../src/session/transfer.ts';
 import type { OpenFile, OpenFlags, Session, SessionStat } from '../../../../../src/session/types.ts';
 import { FerryError } from '../../../../../src/session/errors.ts';
 import type { User } from '../../../../../src/config/model/user.ts';
@@ -214,6 +215,14 @@ export class MemorySession implements Session {
 
   channel(): Session {
     return this;
+  }
+
+  transfers(): TransferInfo[] {
+    return [];
+  }
+
+  async stopTransfer(): Promise<boolean> {
+    return false;
   }
 
   async close(): Promise<void> {}
