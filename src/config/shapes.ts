@@ -89,12 +89,13 @@ export const USER_SHAPE: Shape = obj({
   passwordHash: str({ max: 512, line: true }),
   authorizedKeys: arr(str({ min: 1, max: LIMITS.authorizedKeyLength, line: true }), LIMITS.authorizedKeys),
   authMethods: arr(oneOf(AUTH_METHODS), AUTH_METHODS.length),
+  authSteps: arr(oneOf(AUTH_METHODS), AUTH_METHODS.length),
   subsystems: NAME_LIST,
   permissions: NAME_LIST,
   homeVfsId: ID,
   virtualFolders: arr(obj({ path: PATH, vfsId: ID, permissions: NAME_LIST }), LIMITS.folders),
   permissionOverrides: arr(obj({ path: PATH, permissions: NAME_LIST }), LIMITS.folders),
-});
+}, ['authSteps']);
 
 const VALIDATION_ERROR_SHAPE: Shape = obj({ path: str({ max: LIMITS.path }), message: str({ max: 65_536 }) });
 

@@ -220,6 +220,11 @@ function checkUser(user: User, path: string, errors: Errors): void {
     if (!AUTHORIZED_KEY.test(line)) push(`authorizedKeys[${index}]`, 'must be one OpenSSH public key line: "<type> <base64> [comment]"');
   });
   checkUnique(user.authMethods, `${path}.authMethods`, errors);
+  const steps = user.authSteps ?? [];
+  checkUnique(steps, `${path}.authSteps`, errors);
+  steps.forEach((step, index) => {
+    if (!user.authMethods.includes(step)) push(`authSteps[${index}]`, `'${step}' is a login step but not one of authMethods; add it to authMethods or remove the step`);
+  });
   checkNames(user.subsystems, `${path}.subsystems`, isSubsystem, SUBSYSTEMS, 'subsystem', errors);
   checkNames(user.permissions, `${path}.permissions`, isPermission, PERMISSIONS, 'permission', errors);
   checkFolders(user, path, errors);

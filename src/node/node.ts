@@ -1,6 +1,7 @@
 // Composition root: wires the data directory, config store, logs, SSH servers and the control
 // socket into one running node, and takes them down in reverse order.
 import path from 'node:path';
+import { logFailedLogins } from '../auth/login.ts';
 import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
 import type { ProtocolBinding, Site } from '../config/model/site.ts';
 import { openSecretBox } from '../config/secrets.ts';
@@ -92,11 +93,7 @@ async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps:
             protocol,
           ),
         logger: deps.logger.child({ siteId: site.id }),
-        transferLog: deps.transferLog,
-        verifyPassword,
-        verifyAgainstDummy: async (plain) => {
-          await verifyAgainstDummy(plain);
-        },
+        login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(deps.transferLog) },
       }),
     );
   }

@@ -32,6 +32,12 @@ export interface User {
   /** OpenSSH `authorized_keys` lines (type, base64 blob, optional comment). */
   readonly authorizedKeys: readonly string[];
   readonly authMethods: readonly AuthMethod[];
+  /**
+   * Multi-step login: every one of these methods must pass, in this order (OpenSSH's
+   * AuthenticationMethods "publickey,password"); each is also in authMethods. Absent or empty:
+   * any one of authMethods is enough.
+   */
+  readonly authSteps?: readonly AuthMethod[];
   readonly subsystems: readonly Subsystem[];
   /** Permissions at the root of the home VFS, inherited by every subfolder not overridden. */
   readonly permissions: readonly Permission[];

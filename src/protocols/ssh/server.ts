@@ -18,12 +18,13 @@ import { siteAdmission } from '../../config/model/site.ts';
 import type { Site } from '../../config/model/site.ts';
 import type { User } from '../../config/model/user.ts';
 import type { ConfigView } from '../../config/view.ts';
-import type { TransferLog } from '../../logging/transfer-log.ts';
+import { ConnectionLogin } from '../../auth/login.ts';
+import type { LoginDeps } from '../../auth/login.ts';
 import { Admission, RefusalLog } from '../../session/admission.ts';
 import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from '../../session/admission.ts';
 import type { ConnectionInfo, Session, SessionProtocol } from '../../session/types.ts';
 import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
-import { ConnectionAuth } from './auth.ts';
+import { SshAuth } from './auth.ts';
 import { handleSessionChannel } from './channels.ts';
 import { inspectHostKey } from './host-keys.ts';
 import { serveSftp as ferrySftp } from './sftp/index.ts';
@@ -62,9 +63,8 @@ export interface SshServerOptions {
   /** Called once per logged-in connection with `ssh`; its channels take views of the session. */
   openSession: (user: User, connection: ConnectionInfo, protocol: SessionProtocol) => Promise<Session>;
   logger: Logger;
-  transferLog: TransferLog;
-  verifyPassword(hash: string, plain: string): Promise<boolean>;
-  verifyAgainstDummy(plain: string): Promise<unknown>;
+  /** Account policy and the auth-outcome event, shared by every protocol (auth/login.ts). */
+  login: LoginDeps;
   /** Defaults to Ferry's SFTP server (./sftp/index.ts); `log` carries the connection and user. */
   serveSftp?: (stream: Duplex, session: Session, log: Logger) => Promise<void>;
   limits?: Partial<SshLimits>;
@@ -222,18 +222,14 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       state.closeReason ??= reason;
       client.end();
     };
-    const auth = new ConnectionAuth(
-      { siteId: site.id, policy: site.sshAlgorithms, getView: options.getView, verifyPassword: options.verifyPassword, verifyAgainstDummy: options.verifyAgainstDummy, transferLog: options.transferLog, maxAuthTries: limits.maxAuthTries },
-      state.info,
-      log,
-      () => endBecause('too many failed login attempts'),
-    );
+    const login = new ConnectionLogin(options.login, { ...state.info, protocol: 'ssh' }, { maxFailures: limits.maxAuthTries, log });
+    const auth = new SshAuth(login, site.sshAlgorithms, log, () => endBecause('too many failed login attempts'));
     client.on('authentication', (ctx) => auth.handle(ctx));
     client.on('ready', () => {
       for (const timer of state.timers.splice(0)) clearTimeout(timer);
       state.authenticated = true;
       state.ticket.authenticated();
-      const user = auth.authenticated?.user;
+      const user = auth.user;
       if (!user) return endBecause('internal error: logged in without a user');
       const log = (state.log = state.log.child({ user: user.username }));
       const session = (state.session = options.openSession(user, state.info, 'ssh'));

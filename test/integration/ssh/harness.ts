@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import pino from 'pino';
+import { logFailedLogins } from '../../../src/auth/login.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../../../src/auth/passwords.ts';
 import type { Site } from '../../../src/config/model/site.ts';
 import type { User } from '../../../src/config/model/user.ts';
@@ -102,9 +103,7 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
     getView: () => view,
     openSession: (u, connection, protocol) => openSession(deps, u, connection, protocol),
     logger,
-    transferLog,
-    verifyPassword,
-    verifyAgainstDummy,
+    login: { getView: () => view, verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(transferLog) },
     ...(options.serveSftp ? { serveSftp: options.serveSftp } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });

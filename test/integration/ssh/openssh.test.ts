@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_SSH_ALGORITHMS } from '../../../src/protocols/ssh/algorithms.ts';
-import { makeClientKey, logged, run, startHarness, withPassword } from './harness.ts';
+import { PASSWORD, makeClientKey, logged, run, startHarness, withPassword } from './harness.ts';
 import type { ClientKey, Harness } from './harness.ts';
 
 describe('SSH server with the OpenSSH client', () => {
@@ -178,5 +178,26 @@ describe('SSH server with ssh-rsa (SHA-1) explicitly enabled on the site', () =>
     assert.match(result.stderr, /kex: host key algorithm: ssh-rsa/);
     assert.match(result.stderr, /Authenticated to 127\.0\.0\.1/);
     assert.ok(logged(h, 'enables SHA-1 RSA signatures').length >= 1, 'the start logs a warning');
+  });
+});
+
+describe('SSH multi-step login with the OpenSSH client', () => {
+  it('asks for the password after the key when the account requires both (partial success)', async (t) => {
+    const keyDir = await mkdtemp(path.join(tmpdir(), 'ferry-keys-'));
+    t.after(() => rm(keyDir, { recursive: true, force: true }));
+    const key = await makeClientKey(keyDir, 'ed25519');
+    const h = await startHarness({ user: { authorizedKeys: [key.publicLine], authSteps: ['publickey', 'password'] } });
+    t.after(() => h.stop());
+    const args = (password: string) => withPassword('ssh', ['-p', String(h.port), ...h.sshOptions(['-i', key.privatePath, '-o', 'NumberOfPasswordPrompts=1', '-v']), 'alice@127.0.0.1', 'true'], password);
+    const keyOnly = await run('ssh', ['-p', String(h.port), ...h.sshOptions(['-i', key.privatePath, '-o', 'BatchMode=yes']), 'alice@127.0.0.1', 'true']);
+    assert.match(keyOnly.stderr, /Permission denied/, 'the key alone is not enough');
+    const wrong = await args('wrong password');
+    assert.match(wrong.stderr, /Authenticated using "publickey" with partial success/);
+    assert.match(wrong.stderr, /Permission denied/);
+    const both = await args(PASSWORD);
+    assert.match(both.stderr, /Authenticated using "publickey" with partial success/);
+    assert.match(both.stderr, /Authenticated to 127\.0\.0\.1 .* using "password"/);
+    assert.ok(logged(h, 'ssh: login step passed').some((l) => l.method === 'publickey'));
+    assert.ok(logged(h, 'ssh: login').some((l) => l.method === 'password' && l.msg === 'ssh: login'));
   });
 });

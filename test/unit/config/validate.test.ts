@@ -225,3 +225,10 @@ test('a site may bound connections not yet logged in, within sane ranges and wit
   assertRefused(state, { type: 'site.put', site: site({ admission: { identificationGraceMs: 10 } }) }, 'site.admission.identificationGraceMs', /between 100 and/);
   assertRefused(state, { type: 'site.put', site: site({ admission: { loginGrace: 5 } as never }) }, 'site.admission.loginGrace', /not a known field/);
 });
+
+test('login steps are methods the user has, each listed once', () => {
+  const state = populated();
+  assert.deepEqual(errorsOf(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password', 'publickey'], authSteps: ['publickey', 'password'] }) }), []);
+  assertRefused(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password'], authSteps: ['publickey', 'password'] }) }, 'user.authSteps[0]', /not one of authMethods/);
+  assertRefused(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password'], authSteps: ['password', 'password'] }) }, 'user.authSteps[1]', /listed twice/);
+});
