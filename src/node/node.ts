@@ -11,6 +11,7 @@ import type { Logger } from '../logging/app-log.ts';
 import { openW3cTransferLog } from '../logging/w3c.ts';
 import { startSshServer } from '../protocols/ssh/server.ts';
 import type { SshServer } from '../protocols/ssh/server.ts';
+import { SessionRegistry } from '../session/registry.ts';
 import { openSession } from '../session/session.ts';
 import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID, DEFAULT_SSH_HOST, DEFAULT_SSH_PORT } from './bootstrap.ts';
 import { configLogDir, openConfigStore } from './config-store.ts';
@@ -72,6 +73,7 @@ async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps:
   secrets: SecretBox;
   logger: Logger;
   transferLog: ReturnType<typeof openW3cTransferLog>;
+  sessions: SessionRegistry;
 }): Promise<SshServer[]> {
   const hostKeys = site.hostKeys.map((key, index) => ({
     algorithm: key.algorithm,
@@ -87,7 +89,7 @@ async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps:
         getView: () => deps.store.current(),
         openSession: (user, connection, protocol) =>
           openSession(
-            { view: deps.store.current(), node: deps.store.facts, transferLog: deps.transferLog, logger: deps.logger, now: Date.now },
+            { view: deps.store.current(), node: deps.store.facts, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
             user,
             connection,
             protocol,
@@ -169,12 +171,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     cleanups.push(() => transferLog.close());
     if (transferLog.recovered > 0) logger.warn({ transfers: transferLog.recovered }, 'transfers cut off when the node last stopped were logged as incomplete');
 
+    // One registry for the node: a per-user session limit counts across sites' listeners.
+    const sessions = new SessionRegistry();
     for (const site of store.current().sites()) {
       if (!site.enabled) continue;
       const { bindings, notes } = bindingsForRun(site, options);
       for (const note of notes) options.out(note);
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
-      const servers = await startSite(site, bindings, { store, secrets, logger, transferLog });
+      const servers = await startSite(site, bindings, { store, secrets, logger, transferLog, sessions });
       for (const server of servers) {
         cleanups.push(() => server.close());
         options.out(`listening sftp ${server.address.host}:${server.address.port}`);

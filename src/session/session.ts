@@ -19,6 +19,7 @@ import { computeChecksum } from './checksum.ts';
 import { FerryError, isFerryError } from './errors.ts';
 import { buildMountTable } from './login.ts';
 import { OperationRecorder, asFerryError } from './recorder.ts';
+import type { SessionRegistry } from './registry.ts';
 import { PathResolver } from './resolver.ts';
 import type { Target } from './resolver.ts';
 import { MeteredWritable, meterReadable } from './streams.ts';
@@ -37,6 +38,8 @@ export interface SessionDeps {
   readonly logger: Logger;
   /** Clock, ms since the epoch: log times, durations, {{today}}. */
   readonly now: () => number;
+  /** The node's sessions, counted per user from login to close. */
+  readonly registry?: SessionRegistry;
 }
 
 export interface OpenSessionOptions {
@@ -75,7 +78,9 @@ export async function openSession(
     const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
     const table = await buildMountTable({ view: deps.view, node: deps.node, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
-    return new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));
+    const session = new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));
+    if (deps.registry) session.releaseOnClose(deps.registry.add(session));
+    return session;
   } catch (error) {
     const failure = asFerryError(error, '/');
     recorder.record('login-failed', '/', failure.kind);
@@ -98,6 +103,7 @@ class ProtocolSession implements Session {
   /** Set on a channel's view: the connection's session, which owns the mounts and the logout. */
   readonly #owner: ProtocolSession | undefined;
   readonly #views = new Set<ProtocolSession>();
+  #release: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(deps: SessionDeps, user: User, connection: ConnectionInfo, recorder: OperationRecorder, paths: PathResolver, owner?: ProtocolSession) {
@@ -460,6 +466,11 @@ class ProtocolSession implements Session {
     );
   }
 
+  /** `release` runs once the session has closed (its place in the SessionRegistry). */
+  releaseOnClose(release: () => void): void {
+    this.#release = release;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -476,5 +487,6 @@ class ProtocolSession implements Session {
     await Promise.allSettled([...this.#views].map((view) => view.close()));
     await Promise.allSettled(this.#paths.table.mounts.map((mount) => mount.driver.close()));
     this.#rec.record('logout', '/', 'ok', { durationMs: this.#deps.now() - this.#loginTime });
+    this.#release?.();
   }
 }

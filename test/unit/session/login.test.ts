@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { createView } from '../../../src/config/view.ts';
+import { SessionRegistry } from '../../../src/session/registry.ts';
 import { openSession } from '../../../src/session/session.ts';
 import type { TransferRecord } from '../../../src/logging/transfer-log.ts';
 import type { Session } from '../../../src/session/types.ts';
@@ -191,5 +192,29 @@ describe('session login', () => {
       t.after(ok.cleanup);
       assert.equal(existsSync(path.join(node, 'files', 'carol')), true);
     });
+  });
+});
+
+describe('session registry', () => {
+  it('counts a user\'s sessions per connection from login to close, channels not apart', async (t) => {
+    const registry = new SessionRegistry();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'ferry-registry-'));
+    t.after(() => rm(dataDir, { recursive: true, force: true }));
+    const { state, user } = buildFixtureState(dataDir);
+    const deps = { view: createView(state), node: fixtureNode(dataDir), transferLog: { write() {} }, logger: pino({ level: 'silent' }), now: clock, registry };
+    const connection = (id: string) => ({ connectionId: id, siteId: 'default', remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 });
+    const first = await openSession(deps, user, connection('c1'), 'ssh');
+    const sftp = first.channel('ssh2_sftp');
+    first.channel('ssh2_scp');
+    const second = await openSession(deps, user, connection('c2'), 'ssh2_sftp');
+    assert.equal(registry.count('default', 'alice'), 2);
+    assert.equal(registry.count('default', 'bob'), 0);
+    await sftp.close();
+    assert.equal(registry.count('default', 'alice'), 2, 'a channel closing leaves its connection\'s session');
+    await first.close();
+    await first.close();
+    assert.deepEqual(registry.list().map((s) => s.connection.connectionId), ['c2']);
+    await second.close();
+    assert.equal(registry.count('default', 'alice'), 0);
   });
 });
