@@ -2,7 +2,10 @@
 // A connection that has not logged in costs us a key exchange or a TLS handshake and password
 // hashing while its owner is still a stranger, so strangers' connections are bounded three ways:
 //  - per source: one address (an IPv6 /64, which one host usually owns) holds at most
-//    `maxStartupsPerSource`, so a single flooder cannot fill the rest;
+//    `maxStartupsPerSource`, so a single flooder cannot fill the rest; the protocol may let a
+//    few more of that source wait (unread, counted nowhere else) for one of its own to log in
+//    or leave, so a client opening many connections at once (rclone, parallel transfers)
+//    is slowed down rather than refused;
 //  - random early drop (OpenSSH sshd.c `drop_connection`, MaxStartups start:rate:full): from
 //    `start` connections not logged in, a new one is refused with probability `rate`% rising
 //    linearly to 100% at `full`, so a distributed flood is shed while real clients that retry
@@ -74,9 +77,16 @@ export class Admission {
   /** Connections not logged in, per source; a source leaves the map at zero. */
   readonly #bySource = new Map<string, number>();
 
-  /** `random`: uniform in [0, 1), like Math.random (tests pass a seeded or fixed one). */
-  constructor(random: () => number = Math.random) {
+  readonly #onSourceFreed: ((source: string) => void) | undefined;
+
+  /**
+   * `random`: uniform in [0, 1), like Math.random (tests pass a seeded or fixed one).
+   * `onSourceFreed`: a source's count of connections not logged in went down (one logged in
+   * or left), so a connection of that source waiting for its turn may try again.
+   */
+  constructor(random: () => number = Math.random, onSourceFreed?: (source: string) => void) {
     this.#random = random;
+    this.#onSourceFreed = onSourceFreed;
   }
 
   get connections(): number {
@@ -121,6 +131,7 @@ export class Admission {
       const left = this.unauthenticatedFrom(source) - 1;
       if (left > 0) this.#bySource.set(source, left);
       else this.#bySource.delete(source);
+      this.#onSourceFreed?.(source);
     };
     return {
       authenticated: () => {

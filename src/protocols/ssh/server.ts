@@ -20,7 +20,14 @@ import type { User } from '../../config/model/user.ts';
 import type { ConfigView } from '../../config/view.ts';
 import { ConnectionLogin } from '../../auth/login.ts';
 import type { LoginDeps } from '../../auth/login.ts';
-import { Admission, RefusalLog } from '../../session/admission.ts';
+import { Admission, RefusalLog, sourceOf } from '../../session/admission.ts';
+
+/**
+ * Connections of one source that may wait for their turn beyond its bound of strangers, and of
+ * all sources together (each holds only a file descriptor, for the identification grace).
+ */
+const WAITING_PER_SOURCE = 64;
+const WAITING_TOTAL = 256;
 import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from '../../session/admission.ts';
 import type { ConnectionInfo, Session, SessionProtocol } from '../../session/types.ts';
 import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
@@ -168,7 +175,15 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   let closing = false;
   // Read per connection, so an administrator can tighten them during a flood without a restart.
   const admissionLimits = (): AdmissionLimits => ({ ...siteAdmission(options.getView().site(site.id) ?? site), maxConnections: limits.maxConnections });
-  const admission = new Admission(options.random);
+  // Connections of a source at its bound wait here, unread, for one of its own to log in or
+  // leave (at most WAITING_PER_SOURCE each, and no longer than the identification grace).
+  const waiting = new Map<string, net.Socket[]>();
+  const admission = new Admission(options.random, (source) => {
+    const queue = waiting.get(source);
+    const next = queue?.shift();
+    if (queue !== undefined && queue.length === 0) waiting.delete(source);
+    if (next !== undefined) setImmediate(() => onSocket(next));
+  });
   const refusals = new RefusalLog({ intervalMs: () => admissionLimits().refusalLogIntervalMs, now, report: (summary) => logRefusals(logger, site.id, summary) });
   const refusalTicker = setInterval(() => refusals.tick(), 1_000).unref();
 
@@ -271,10 +286,47 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   });
   ssh.on('error', (error: Error) => logger.warn({ err: error.message }, 'ssh: server error'));
 
+  const waitingTotal = (): number => {
+    let n = 0;
+    for (const q of waiting.values()) n += q.length;
+    return n;
+  };
+
+  /** Parks a connection of a source at its bound; false when that source's wait list is full. */
+  const wait = (socket: net.Socket, graceMs: number): boolean => {
+    if (socket.destroyed) return true;
+    const source = sourceOf(socket.remoteAddress ?? '');
+    const queue = waiting.get(source) ?? [];
+    if (queue.length >= WAITING_PER_SOURCE || waitingTotal() >= WAITING_TOTAL) return false;
+    queue.push(socket);
+    waiting.set(source, queue);
+    socket.pause();
+    const leave = () => {
+      const q = waiting.get(source);
+      const i = q?.indexOf(socket) ?? -1;
+      if (q !== undefined && i >= 0) q.splice(i, 1);
+      if (q !== undefined && q.length === 0) waiting.delete(source);
+    };
+    const timer = setTimeout(() => {
+      if (!(waiting.get(source)?.includes(socket) ?? false)) return;
+      leave();
+      refusals.note(socket.remoteAddress ?? '', 'too many connections not yet logged in from this source');
+      socket.destroy();
+    }, graceMs);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      leave();
+    });
+    return true;
+  };
+
   const onSocket = (socket: net.Socket): void => {
+    if (socket.destroyed) return;
     socket.on('error', () => {}); // ssh2 reports socket errors through the client
     const policy = admissionLimits();
     const decision = closing ? ({ admitted: false, reason: 'server closing' } as const) : admission.admit(socket.remoteAddress ?? '', policy);
+    if (!decision.admitted && decision.reason === 'too many connections not yet logged in from this source' && wait(socket, policy.identificationGraceMs)) return;
     if (!decision.admitted) {
       refusals.note(socket.remoteAddress ?? '', decision.reason);
       socket.destroy();
@@ -324,6 +376,9 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     });
     try {
       ssh.injectSocket(socket);
+      // A connection that waited for its turn was paused (what it sent stays buffered); ssh2
+      // attaches its readers as it sets the connection up, so let it flow once that is done.
+      if (socket.isPaused()) setImmediate(() => socket.resume());
     } catch (error) {
       state.closeReason ??= 'internal error: connection setup failed';
       state.log.error({ err: error }, 'ssh: connection setup failed');
@@ -351,6 +406,8 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
   const close = (): Promise<void> => (closed ??= shutdown());
   const shutdown = async (): Promise<void> => {
     closing = true;
+    for (const queue of waiting.values()) for (const socket of queue.splice(0)) socket.destroy();
+    waiting.clear();
     clearInterval(refusalTicker);
     const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
     for (const state of states.values()) if (state.transfers === 0) endConnection(state, 'server shutting down');

@@ -92,7 +92,8 @@ describe('SSH admission before login', () => {
 
   it('logs the refusals of an interval as one line with their count', { timeout: 30_000 }, async (t) => {
     const h = await startHarness({ site: { admission: { maxStartupsPerSource: 2, refusalLogIntervalMs: 1_000 } } });
-    const flood = idleFlood(h.port, 20, { renewMs: 100 });
+    // 2 let in, 64 waiting for their turn, the rest refused (and renewed every 100 ms).
+    const flood = idleFlood(h.port, 100, { renewMs: 100 });
     t.after(() => (flood.stop(), h.stop()));
     const [summary] = await waitForLog(h, `more connections refused from ${FLOOD_SOURCE}`, { timeoutMs: 5_000 });
     flood.stop();
