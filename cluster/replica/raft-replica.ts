@@ -12,6 +12,7 @@ import { seededRandom } from '../raft/random.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { ConfChange } from '../raft/confchange.ts';
 import type { Status } from '../raft/raw-node.ts';
+import { decodeConfChange } from '../raft/confchange.ts';
 import type { ConfState, Message, NodeId } from '../raft/types.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import { NotLeaderError, ReplicaLoop } from './ready-loop.ts';
@@ -33,15 +34,36 @@ export interface RaftReplicaOptions<R> {
   readonly stateMachine: StateMachine<R>;
   /** This node's persisted id (see node/node-id.ts). */
   readonly nodeId: NodeId;
+  /** Membership of a brand-new log (default: this node alone; empty for a node that joins). */
+  readonly bootstrap?: ConfState | undefined;
   /** Take a snapshot and compact the log after this many entries (default 1000). */
   readonly snapshotEvery?: number;
   readonly storage?: ReplicaStorage;
   /** Messages for peers; a node of one has none to send. */
   readonly send?: (messages: readonly Message[]) => void;
+  /** A member's cluster address, recorded with its promotion to voter. */
+  readonly addressOf?: (id: NodeId) => string | undefined;
   /** Milliseconds per Raft tick (default 100: elections after 1-2 s, heartbeats every 100 ms). */
   readonly tickMs?: number;
   /** Told about background failures that do not fail a proposal (snapshotting). */
   readonly onError?: (error: Error) => void;
+  /** Each membership change as this node applies it (the transport learns addresses here). */
+  readonly onConfChange?: (change: ConfChange, confState: ConfState) => void;
+  /**
+   * How long a proposal may wait to be applied before it is refused as "no quorum" (default
+   * 10 s). It may still be applied later: callers retry with the same command id.
+   */
+  readonly proposalTimeoutMs?: number;
+}
+
+/** A proposal was appended but not committed in time: a majority of voters is out of reach. */
+export class NoQuorumError extends Error {
+  constructor(seconds: number, reachable: string) {
+    super(
+      `the change was not committed within ${seconds} s: ${reachable}. File transfers and logins go on from the local configuration; configuration changes wait until a majority of the voters is back (this one may still be applied then)`,
+    );
+    this.name = 'NoQuorumError';
+  }
 }
 
 export class ReplicaFailedError extends Error {
@@ -54,6 +76,7 @@ export class ReplicaFailedError extends Error {
 interface Waiter<R> {
   resolve(p: Proposed<R>): void;
   reject(e: Error): void;
+  timer: NodeJS.Timeout;
 }
 
 export class RaftReplica<R> implements Replica<R> {
@@ -87,7 +110,7 @@ export class RaftReplica<R> implements Replica<R> {
    * replays every entry after the snapshot before resolving.
    */
   static async open<R>(options: RaftReplicaOptions<R>): Promise<RaftReplica<R>> {
-    const storage = options.storage ?? (await LevelStorage.open(options.dir, { voters: [options.nodeId], learners: [] }));
+    const storage = options.storage ?? (await LevelStorage.open(options.dir, options.bootstrap ?? { voters: [options.nodeId], learners: [] }));
     try {
       const replica = new RaftReplica(storage, options);
       replica.#campaignIfAlone();
@@ -118,14 +141,32 @@ export class RaftReplica<R> implements Replica<R> {
     try {
       id = this.#loop.propose(data);
     } catch (error) {
-      return Promise.reject(error as Error);
+      if (!(error instanceof NotLeaderError)) return Promise.reject(error as Error);
+      const voters = this.#loop.status().config.voters.length;
+      return Promise.reject(
+        new NotLeaderError(
+          error.leader,
+          `configuration changes need the cluster's leader, and this node knows of none: a majority of the ${voters} voter(s) may be down or cut off, or an election is under way. File transfers and logins go on from the local configuration`,
+        ),
+      );
     }
-    const result = new Promise<Proposed<R>>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    const timeoutMs = this.#options.proposalTimeoutMs ?? 10_000;
+    const result = new Promise<Proposed<R>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.#waiting.delete(id)) return;
+        reject(new NoQuorumError(timeoutMs / 1000, this.#reachability()));
+      }, timeoutMs);
+      timer.unref();
+      this.#waiting.set(id, { resolve, reject, timer });
+    });
     void this.#drain();
     return result;
   }
 
-  /** A one-server membership change (the cluster's join and leave build on it). */
+  /**
+   * A one-server membership change (join and remove build on it). true: appended here or
+   * forwarded to the leader; the change takes effect when this node applies it (onConfChange).
+   */
   proposeConfChange(change: ConfChange): boolean {
     const ok = this.#loop.proposeConfChange(change);
     void this.#drain();
@@ -134,9 +175,32 @@ export class RaftReplica<R> implements Replica<R> {
 
   /** A message from a peer (the cluster transport delivers here). */
   step(message: Message): boolean {
+    if (this.#closed || this.#failed) return false;
     const ok = this.#loop.raw.step(message);
     void this.#drain();
     return ok;
+  }
+
+  /** The transport could not deliver to `id`. */
+  reportUnreachable(id: NodeId): void {
+    if (this.#closed) return;
+    this.#loop.raw.reportUnreachable(id);
+  }
+
+  /** The snapshot sent to `id` went out (or failed). */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.#closed) return;
+    this.#loop.raw.reportSnapshot(id, ok);
+    void this.#drain();
+  }
+
+  /** What a "no quorum" refusal says about who is reachable. */
+  #reachability(): string {
+    const st = this.#loop.status();
+    const voters = st.config.voters;
+    if (st.role !== 'leader') return st.lead === '' ? `this node knows of no leader among ${voters.length} voter(s)` : `the leader ${st.lead} did not commit it`;
+    const active = [...(st.progress ?? new Map())].filter(([id, pr]) => voters.includes(id) && (pr.recentActive || id === st.id)).length;
+    return `the leader reaches ${active} of ${voters.length} voters, and a majority is ${Math.floor(voters.length / 2) + 1}`;
   }
 
   async close(): Promise<void> {
@@ -169,7 +233,21 @@ export class RaftReplica<R> implements Replica<R> {
   #tick(): void {
     if (this.#closed || this.#failed) return;
     this.#loop.raw.tick();
+    this.#promoteCaughtUpLearners();
     void this.#drain();
+  }
+
+  /**
+   * A joining node is added as a learner and made a voter once it holds everything committed
+   * (thesis §4.2.1: a new server catches up before it counts toward a majority).
+   */
+  #promoteCaughtUpLearners(): void {
+    const st = this.#loop.status();
+    if (st.role !== 'leader' || st.progress === undefined) return;
+    for (const [id, pr] of st.progress) {
+      if (!pr.isLearner || pr.match < st.commit || !pr.recentActive) continue;
+      if (this.#loop.proposeConfChange({ type: 'add-voter', nodeId: id, context: this.#options.addressOf?.(id) })) return;
+    }
   }
 
   #stopTimer(): void {
@@ -221,16 +299,24 @@ export class RaftReplica<R> implements Replica<R> {
 
   #settle(finished: Finished<R>): void {
     for (const a of finished.applied) {
+      if (a.logEntry.type === 'conf-change') this.#tellConfChange(a.logEntry.data);
       if (a.proposalId === undefined) continue;
       const waiter = this.#waiting.get(a.proposalId);
       if (waiter === undefined) continue;
       this.#waiting.delete(a.proposalId);
+      clearTimeout(waiter.timer);
       waiter.resolve({ index: a.logEntry.index, term: a.logEntry.term, result: a.result });
     }
     // A leader that lost office may still see its entries committed by the next one, or not:
     // the outcome is unknown, so the caller retries (config commands carry ids: once only).
     if (finished.softState !== undefined && finished.softState.role !== 'leader' && this.#waiting.size > 0) {
-      this.#rejectAll(new NotLeaderError(finished.softState.lead, 'leadership changed before the proposal was applied; it may still apply'));
+      const voters = this.#loop.status().config.voters.length;
+      this.#rejectAll(
+        new NotLeaderError(
+          finished.softState.lead,
+          `this node stopped leading before the change was committed (a majority of the ${voters} voter(s) may be down or cut off; the change may still be applied once they are back). File transfers and logins go on from the local configuration`,
+        ),
+      );
     }
   }
 
@@ -244,10 +330,22 @@ export class RaftReplica<R> implements Replica<R> {
     this.#campaignIfAlone();
   }
 
+  #tellConfChange(data: Uint8Array): void {
+    try {
+      const record = decodeConfChange(data);
+      this.#options.onConfChange?.(record.change, record.confState);
+    } catch (error) {
+      this.#onError(error as Error);
+    }
+  }
+
   #rejectAll(error: Error): void {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
-    for (const w of waiting) w.reject(error);
+    for (const w of waiting) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
   }
 
   /** Snapshots and compacts once `snapshotEvery` entries have been applied since the last one. */

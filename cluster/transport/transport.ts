@@ -45,9 +45,11 @@ export interface TransportOptions {
   readonly nodeId: NodeId;
   readonly host: string;
   readonly port: number;
-  /** The address peers dial (host:port); default: host and the bound port. */
-  readonly advertise?: string;
-  readonly tls: TlsMaterial;
+  /** The address peers dial (host:port); default: advertiseHost (or host) and the bound port. */
+  readonly advertise?: string | undefined;
+  readonly advertiseHost?: string;
+  /** Absent until a joining node has its certificate (setTls): until then no handshake succeeds. */
+  readonly tls?: TlsMaterial;
   /** Where a peer can be reached; updated as members come and go. */
   readonly addressOf: (id: NodeId) => string | undefined;
   readonly onMessage: (m: Message) => void;
@@ -83,15 +85,25 @@ export class Transport {
   readonly #inbound = new Set<tls.TLSSocket>();
   #advertise = '';
   #closed = false;
+  #tls: TlsMaterial | undefined;
 
   private constructor(o: TransportOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
-    this.#server = tls.createServer(
-      { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' },
-      (socket) => this.#accept(socket),
-    );
+    this.#tls = o.tls;
+    const material = o.tls === undefined ? {} : { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca };
+    this.#server = tls.createServer({ ...material, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, (socket) => this.#accept(socket));
     this.#server.on('tlsClientError', () => undefined);
+  }
+
+  /** Installs this node's certificate (a joining node gets it once admitted). */
+  setTls(material: TlsMaterial): void {
+    this.#tls = material;
+    this.#server.setSecureContext({ key: material.key, cert: material.cert, ca: material.ca });
+  }
+
+  get tls(): TlsMaterial | undefined {
+    return this.#tls;
   }
 
   static async listen(o: TransportOptions): Promise<Transport> {
@@ -104,7 +116,8 @@ export class Transport {
       });
     });
     const port = (t.#server.address() as net.AddressInfo).port;
-    t.#advertise = o.advertise ?? `${o.host}:${port}`;
+    const host = o.advertiseHost ?? o.host;
+    t.#advertise = o.advertise ?? (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
     return t;
   }
 
@@ -324,7 +337,11 @@ class Peer {
       this.#t.options.onUnreachable?.(this.#id);
       return;
     }
-    const { tls: material } = this.#t.options;
+    const material = this.#t.tls;
+    if (material === undefined) {
+      this.#dropAll();
+      return;
+    }
     const socket = tls.connect({
       host: parsed.host,
       port: parsed.port,

@@ -82,8 +82,17 @@ async function commandStart(args: string[]): Promise<void> {
       if (run.node) stop();
     });
   }
+  const clusterPort = values['cluster-port'] === undefined ? undefined : Number(values['cluster-port']);
+  if (clusterPort !== undefined && !(Number.isInteger(clusterPort) && clusterPort >= 0 && clusterPort <= 65535)) {
+    throw new UsageError(`--cluster-port must be a port number 0-65535, got "${String(values['cluster-port'])}"`);
+  }
+  if ((values.join === undefined) !== (values.token === undefined)) throw new UsageError('--join and --token go together: --join HOST:PORT --token T');
+  if (values['node-id'] !== undefined && values.join === undefined) throw new UsageError('--node-id names a joining node: use it with --join');
   run.node = await startNode({
     dataDir: dataDir(values),
+    clusterPort,
+    join: values.join === undefined ? undefined : { member: values.join as string, token: values.token as string },
+    nodeId: values['node-id'] as string | undefined,
     commandLine: (command, commandArgs) => ferryCommandLine(command, commandArgs, dataDir(values)),
     host: values.host as string | undefined,
     sftpPort: port,
@@ -155,6 +164,60 @@ async function commandAddKey(args: string[]): Promise<void> {
   );
 }
 
+interface StatusView {
+  clusterId: string;
+  nodeId: string;
+  address: string;
+  role: string;
+  term: number;
+  leader: string;
+  commit: number;
+  applied: number;
+  members: { id: string; role: string; address?: string; leader: boolean; self: boolean; match?: number; connected?: boolean; clockSkewMs?: number; lastHeardMs?: number }[];
+}
+
+function statusTable(st: StatusView): string[] {
+  const lines = [`cluster ${st.clusterId}: this node ${st.nodeId} (${st.role}, term ${st.term}), leader ${st.leader || 'none known'}, commit ${st.commit}, applied ${st.applied}`];
+  const rows = st.members.map((m) => [
+    m.id + (m.self ? ' (this node)' : ''),
+    m.role + (m.leader ? ', leader' : ''),
+    m.address ?? '?',
+    m.match === undefined ? '-' : String(m.match),
+    m.self ? 'ok' : m.connected === true ? 'connected' : m.lastHeardMs !== undefined && m.lastHeardMs < 5000 ? 'heard' : 'unreachable',
+    m.clockSkewMs === undefined ? '-' : `${Math.round(m.clockSkewMs)} ms`,
+  ]);
+  const header = ['NODE', 'ROLE', 'ADDRESS', 'MATCH', 'HEALTH', 'CLOCK SKEW'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const row of [header, ...rows]) lines.push(row.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd());
+  return lines;
+}
+
+async function commandCluster(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(commandUsage('cluster'));
+    if (sub === undefined) process.exit(2);
+    return;
+  }
+  const positional = rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
+  const values = parseCommand('cluster', rest);
+  const dir = dataDir(values);
+  if (sub === 'token') {
+    const { token } = (await callNode(dir, 'clusterToken', {})) as { token: string };
+    process.stdout.write(`${token}
+`);
+  } else if (sub === 'status') {
+    const st = (await callNode(dir, 'clusterStatus', {})) as StatusView;
+    process.stdout.write(values.json === true ? `${JSON.stringify(st, null, 2)}\n` : `${statusTable(st).join('\n')}\n`);
+  } else if (sub === 'remove') {
+    if (positional === undefined) throw new UsageError('cluster remove needs the NODE-ID to remove');
+    await callNode(dir, 'clusterRemove', { nodeId: positional });
+    process.stdout.write(`removing ${positional}: the change is proposed; \`ferry cluster status\` shows when it is done\n`);
+  } else {
+    throw new UsageError(`no cluster command "${sub}"; use token, status or remove`);
+  }
+}
+
 async function commandHelp(args: string[]): Promise<void> {
   const [topic, ...more] = args;
   if (topic === undefined || topic === '--help' || topic === '-h') {
@@ -170,6 +233,7 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   importusers: commandImportUsers,
   passwd: commandPasswd,
   addkey: commandAddKey,
+  cluster: commandCluster,
   help: commandHelp,
 };
 

@@ -32,6 +32,22 @@ export const COMMANDS = {
       data: { type: 'string', arg: 'DIR', help: 'data directory (default ./data)' },
       host: { type: 'string', arg: 'ADDR', help: 'SSH/SFTP/SCP listen address of the default site, this run only (default: stored, 0.0.0.0)' },
       'sftp-port': { type: 'string', arg: 'N', help: 'SSH/SFTP/SCP port of the default site, this run only (default: stored, 2222; 0 = any free port)' },
+      'cluster-port': { type: 'string', arg: 'N', help: 'open the node-to-node port on --host (0 = any free port); founds a cluster on a standalone node' },
+      join: { type: 'string', arg: 'HOST:PORT', help: "first start only: join the cluster of the member listening there (its 'listening cluster' address)" },
+      token: { type: 'string', arg: 'T', help: 'with --join: a one-time token from `ferry cluster token` on that member' },
+      'node-id': { type: 'string', arg: 'ID', help: 'with --join: this node\'s id in the cluster (default: generated)' },
+    },
+  },
+  cluster: {
+    summary: 'Cluster membership of the running node: join tokens, status, removal',
+    details: [
+      '  ferry cluster token [--data DIR]            print a one-time join token (valid 1 hour)',
+      '  ferry cluster status [--data DIR] [--json]  members, roles, commit index, clock skew, health',
+      '  ferry cluster remove NODE-ID [--data DIR]   remove a member (run on any member)',
+    ],
+    options: {
+      data: DATA_OF_RUNNING_NODE,
+      json: { type: 'boolean', help: 'status: print JSON instead of a table' },
     },
   },
   importusers: {
@@ -83,6 +99,7 @@ function synopsis(name: CommandName): string {
   const spec: CommandSpec = COMMANDS[name];
   const parts = Object.entries(spec.options).map(([option, o]) => (o.required ? optionLabel(option, o) : `[${optionLabel(option, o)}]`));
   if (name === 'help') parts.push('[COMMAND]');
+  if (name === 'cluster') parts.splice(0, 0, 'token|status|remove NODE-ID');
   return ['ferry', name, ...parts].join(' ');
 }
 

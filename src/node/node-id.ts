@@ -10,7 +10,16 @@ import { LevelStorage } from '../../cluster/storage/level-storage.ts';
 /** The id Ferry 0.1 gave every node; a config log still naming it is migrated. */
 export const LEGACY_NODE_ID = 'local';
 
-const NODE_ID = /^n-[0-9a-f]{12}$/;
+/** Generated ids are n- and 12 hex digits; an operator may name a joining node (--node-id). */
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function isValidNodeId(id: string): boolean {
+  return NODE_ID.test(id);
+}
+
+export function newNodeId(): string {
+  return `n-${randomBytes(6).toString('hex')}`;
+}
 
 export function nodeIdFile(dataDir: string): string {
   return path.join(dataDir, 'node-id');
@@ -24,10 +33,10 @@ export async function loadNodeId(dataDir: string): Promise<string> {
   const file = nodeIdFile(dataDir);
   if (existsSync(file)) {
     const id = (await readFile(file, 'utf8')).trim();
-    if (!NODE_ID.test(id)) throw new Error(`${file} does not hold a node id (expected n- and 12 hex digits, found ${JSON.stringify(id.slice(0, 40))}); restore it from a backup of this data directory`);
+    if (!NODE_ID.test(id)) throw new Error(`${file} does not hold a node id (1-63 letters, digits, dots, dashes or underscores; found ${JSON.stringify(id.slice(0, 40))}); restore it from a backup of this data directory`);
     return id;
   }
-  const id = `n-${randomBytes(6).toString('hex')}`;
+  const id = newNodeId();
   const tmp = `${file}.tmp`;
   const handle = await open(tmp, 'w', 0o600);
   try {

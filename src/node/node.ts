@@ -15,9 +15,12 @@ import { SessionRegistry } from '../session/registry.ts';
 import { openSession } from '../session/session.ts';
 import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID, DEFAULT_SSH_HOST, DEFAULT_SSH_PORT } from './bootstrap.ts';
 import { configLogDir, openConfigStore } from './config-store.ts';
-import { LEGACY_NODE_ID, loadNodeId, migrateLegacyNodeId } from './node-id.ts';
+import { LEGACY_NODE_ID, loadNodeId, migrateLegacyNodeId, newNodeId } from './node-id.ts';
 import type { ConfigStore } from './config-store.ts';
 import { startControlServer } from './control-server.ts';
+import type { ControlHandler } from './control-server.ts';
+import { ClusterMember, foundCluster, isClusterMember, loadClusterFiles } from './cluster.ts';
+import { RaftReplica } from '../../cluster/replica/raft-replica.ts';
 import { controlHandlers } from './operations.ts';
 import { lockDataDir, prepareDataDir } from './data-dir.ts';
 import { watchDiskTargets } from './target-audit.ts';
@@ -36,6 +39,12 @@ export interface NodeOptions {
   readonly commandLine?: (command: string, args: readonly string[]) => string;
   /** Operator-facing lines (`listening ...`, first-start credentials). */
   readonly out: (line: string) => void;
+  /** Open the cluster port (0: any free port). A member reuses its last port when not given. */
+  readonly clusterPort?: number | undefined;
+  /** First start of a node joining a cluster: a member's cluster address and a join token. */
+  readonly join?: { readonly member: string; readonly token: string } | undefined;
+  /** The id a joining node takes (default: generated). */
+  readonly nodeId?: string | undefined;
 }
 
 export interface RunningNode {
@@ -102,6 +111,86 @@ async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps:
   return servers;
 }
 
+/** This node's id: a joining node takes --node-id (or a new one), any other keeps its own. */
+async function nodeIdForRun(options: NodeOptions): Promise<string> {
+  if (options.join !== undefined) {
+    if (!isFirstStart(options.dataDir)) {
+      throw new Error(`--join is for a node's first start, and ${options.dataDir} is initialized already; start it without --join (it rejoins on its own)`);
+    }
+    return options.nodeId ?? newNodeId();
+  }
+  const nodeId = await loadNodeId(options.dataDir);
+  if (options.nodeId !== undefined && options.nodeId !== nodeId) {
+    throw new Error(`this node is ${nodeId} (${path.join(options.dataDir, 'node-id')}); --node-id names a joining node only`);
+  }
+  return nodeId;
+}
+
+/** The config store on this node's replica: a cluster of one, or a member driven by the cluster. */
+function openNodeStore(dataDir: string, nodeId: string, member: ClusterMember | undefined, joining: boolean, logger: Logger): Promise<ConfigStore> {
+  const onError = (error: Error) => logger.error({ err: error }, 'config store background error');
+  if (member === undefined) return openConfigStore({ dataDir, nodeId, onError });
+  return openConfigStore({
+    dataDir,
+    nodeId,
+    onError,
+    openReplica: async (stateMachine) => {
+      const replica = await RaftReplica.open({
+        dir: configLogDir(dataDir),
+        stateMachine,
+        nodeId,
+        onError,
+        // A joining node starts with no membership: the leader's snapshot brings it.
+        bootstrap: joining ? { voters: [], learners: [] } : undefined,
+        send: (messages) => member.send(messages),
+        addressOf: (id) => member.addressOf(id),
+        onConfChange: (change, confState) => member.onConfChange(change, confState),
+      });
+      member.attach(replica as RaftReplica<unknown>);
+      return replica;
+    },
+  });
+}
+
+/**
+ * The cluster port, when asked for (--cluster-port, --join) or when this node is a member
+ * already (it reuses its last port). A node that is neither stays a cluster of one.
+ */
+async function startClusterMember(options: NodeOptions, nodeId: string, logger: Logger): Promise<ClusterMember | undefined> {
+  const member = isClusterMember(options.dataDir);
+  if (options.clusterPort === undefined && options.join === undefined && !member) return undefined;
+  const port = options.clusterPort ?? (member ? (await loadClusterFiles(options.dataDir)).port : 0);
+  if (!member && options.join === undefined) await foundCluster(options.dataDir, nodeId, port);
+  const started = await ClusterMember.listen({ dataDir: options.dataDir, nodeId, host: options.host ?? DEFAULT_SSH_HOST, port, logger });
+  if (options.join === undefined) await foundCluster(options.dataDir, nodeId, started.port);
+  return started;
+}
+
+/** A joined node serves once it has applied what the cluster had committed when it joined. */
+async function catchUp(store: ConfigStore, commit: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (store.state().appliedIndex < commit && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (store.state().appliedIndex < commit) logger.warn({ applied: store.state().appliedIndex, commit }, 'still catching up with the cluster after 60 s; serving from what has arrived');
+  else logger.info({ applied: store.state().appliedIndex }, 'caught up with the cluster');
+}
+
+function clusterHandlers(member: ClusterMember | undefined): Record<string, ControlHandler> {
+  const need = (): ClusterMember => {
+    if (member === undefined) throw new Error('this node is not in a cluster: start it with --cluster-port N to found one, or with --join to join one');
+    return member;
+  };
+  return {
+    clusterToken: async () => ({ token: need().issueToken() }),
+    clusterStatus: async () => need().status(),
+    clusterRemove: async (params) => {
+      const id = (params as { nodeId?: unknown } | null)?.nodeId;
+      if (typeof id !== 'string') throw new Error('clusterRemove needs { nodeId: string }');
+      need().remove(id);
+      return { removing: id };
+    },
+  };
+}
+
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   prepareDataDir(options.dataDir);
   const lock = lockDataDir(options.dataDir);
@@ -136,13 +225,22 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     lock.release();
   };
   try {
+    const nodeId = await nodeIdForRun(options);
+    const member = await startClusterMember(options, nodeId, logger);
+    if (member !== undefined) {
+      cleanups.push(() => member.close());
+      options.out(`listening cluster ${member.address}`);
+    }
+    const joined = member !== undefined && options.join !== undefined ? await member.join(options.join.member, options.join.token) : undefined;
+    if (joined !== undefined) logger.info({ nodeId, member: options.join?.member }, 'joined the cluster as a learner; catching up');
+
     const secrets = await openSecretBox(options.dataDir);
-    const nodeId = await loadNodeId(options.dataDir);
     if (await migrateLegacyNodeId(configLogDir(options.dataDir), nodeId)) {
       logger.info({ nodeId, legacyId: LEGACY_NODE_ID }, 'config log migrated: this node is now named by its own id instead of the legacy "local"');
     }
-    const store = await openConfigStore({ dataDir: options.dataDir, nodeId, onError: (error) => logger.error({ err: error }, 'config store background error') });
+    const store = await openNodeStore(options.dataDir, nodeId, member, joined !== undefined, logger);
     cleanups.push(() => store.close());
+    if (joined !== undefined) await catchUp(store, joined.commit, logger);
 
     if (isFirstStart(options.dataDir)) {
       // The new site stores the documented default binding; flags only override it for this run.
@@ -185,7 +283,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       }
     }
 
-    const control = await startControlServer(options.dataDir, controlHandlers({ store, logger }), logger);
+    const control = await startControlServer(options.dataDir, { ...controlHandlers({ store, logger }), ...clusterHandlers(member) }, logger);
     cleanups.push(() => control.close());
     logger.info({ dataDir: options.dataDir, nodeId }, 'node started');
     started = true;

@@ -99,6 +99,7 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
   let exited: number | null | undefined;
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exited = code))));
   child.stderr.setEncoding('utf8').on('data', (d: string) => stderr.push(...d.split('\n').filter(Boolean)));
+  let host = '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`ferry start did not print "listening sftp" in time.\nstdout: ${stdout.join('\n')}\nstderr: ${stderr.join('\n')}`)),
@@ -110,10 +111,11 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
       partial = lines.pop() ?? '';
       for (const line of lines) {
         stdout.push(line);
-        const match = /^listening sftp 127\.0\.0\.1:(\d+)$/.exec(line);
+        const match = /^listening sftp (127\.\d+\.\d+\.\d+):(\d+)$/.exec(line);
         if (match) {
           clearTimeout(timer);
-          resolve(Number(match[1]));
+          host = match[1] as string;
+          resolve(Number(match[2]));
         }
       }
     });
@@ -124,7 +126,7 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
   });
   return {
     dataDir,
-    host: '127.0.0.1',
+    host,
     sftpPort: port,
     stdout,
     stderr,
@@ -179,7 +181,7 @@ export function sftpBatch(node: RunningNode, options: SftpBatchOptions) {
   writeFileSync(batch, options.commands);
   return run(
     'sshpass',
-    ['-p', options.password, 'sftp', '-o', 'BatchMode=no', ...CLIENT_SSH_OPTIONS, ...(options.extra ?? []), '-P', String(node.sftpPort), '-b', batch, `${options.user}@127.0.0.1`],
+    ['-p', options.password, 'sftp', '-o', 'BatchMode=no', ...CLIENT_SSH_OPTIONS, ...(options.extra ?? []), '-P', String(node.sftpPort), '-b', batch, `${options.user}@${node.host}`],
     { cwd: options.cwd, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 },
   );
 }
