@@ -89,6 +89,27 @@ export function oneOf(values: readonly string[]): Shape {
   };
 }
 
+/**
+ * An object whose `kind` field picks its shape (each one strict). Structurally, an unknown kind
+ * is any object with a string `kind`: a newer version may have added it, and its readers must
+ * handle it (a VFS of a kind this node lacks is refused at login, not at replay).
+ */
+export function byKind(shapes: Readonly<Record<string, Shape>>): Shape {
+  const kinds = Object.keys(shapes);
+  return (value, path, out, strength) => {
+    if (!isPlainObject(value)) {
+      out.push({ path, message: `must be an object, got ${kindOf(value)}` });
+      return;
+    }
+    const kind = value.kind;
+    if (typeof kind === 'string' && Object.hasOwn(shapes, kind)) return (shapes[kind] as Shape)(value, path, out, strength);
+    if (strength === 'policy' || typeof kind !== 'string') {
+      const got = typeof kind === 'string' ? `'${kind.slice(0, 64)}'` : kindOf(kind);
+      out.push({ path: fieldPath(path, 'kind'), message: `must be one of ${kinds.join(', ')} (got ${got})` });
+    }
+  };
+}
+
 export function arr(item: Shape, max: number): Shape {
   return (value, path, out, strength) => {
     if (!Array.isArray(value)) {

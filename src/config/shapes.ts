@@ -2,7 +2,8 @@
 // that need the state (references, uniqueness) live in validate.ts.
 import { UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
-import { arr, bool, int, obj, oneOf, record, str } from './schema.ts';
+import type { VfsKind } from './model/vfs-profile.ts';
+import { arr, bool, byKind, int, obj, oneOf, record, str } from './schema.ts';
 import type { Shape } from './schema.ts';
 import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT } from './state.ts';
 
@@ -79,7 +80,21 @@ export const SITE_SHAPE: Shape = obj({
   admission: ADMISSION_SHAPE,
 }, ['uploadMode', 'admission']);
 
-export const VFS_SHAPE: Shape = obj({ id: ID, name: NAME, kind: oneOf(['disk']), target: PATH });
+/** Sealed values (validate.ts checks they are sealed, under policy). */
+const SEALED_FIELD = str({ min: 1, max: 65_536, line: true });
+
+/** The fields every VFS profile has, plus its kind's `options` and sealed `secrets`. */
+function vfsShape(kind: VfsKind, options: Shape, secrets: readonly string[]): Shape {
+  const sealed = obj(Object.fromEntries(secrets.map((name) => [name, SEALED_FIELD])), secrets);
+  return obj({ id: ID, name: NAME, kind: oneOf([kind]), target: PATH, options, secrets: sealed }, ['options', 'secrets']);
+}
+
+/** One shape per storage kind (model/vfs-profile.ts `VfsKinds`). */
+export const VFS_KIND_SHAPES: Readonly<Record<VfsKind, Shape>> = {
+  disk: vfsShape('disk', obj({}), []),
+};
+
+export const VFS_SHAPE: Shape = byKind(VFS_KIND_SHAPES);
 
 export const USER_SHAPE: Shape = obj({
   username: str({ min: 1, max: 64, line: true }),

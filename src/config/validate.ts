@@ -175,6 +175,11 @@ function checkSiteDelete(state: ConfigState, siteId: string, errors: Errors): vo
 function checkVfs(vfs: VfsProfile, path: string, facts: NodeFacts, errors: Errors): void {
   const problem = diskTargetProblem(vfs.target, facts);
   if (problem) errors.push({ path: fieldPath(path, 'target'), message: problem });
+  for (const [field, value] of Object.entries(vfs.secrets ?? {})) {
+    if (typeof value === 'string' && !isSealed(value)) {
+      errors.push({ path: `${fieldPath(path, 'secrets')}.${field}`, message: 'must be sealed with config/secrets (fsec1:...); a storage credential never enters the log in clear' });
+    }
+  }
 }
 
 function checkVfsDelete(state: ConfigState, vfsId: string, errors: Errors): void {

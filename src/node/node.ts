@@ -6,6 +6,7 @@ import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
 import type { ProtocolBinding, Site } from '../config/model/site.ts';
 import { openSecretBox } from '../config/secrets.ts';
 import type { SecretBox } from '../config/secrets.ts';
+import { DriverPool } from '../vfs/pool.ts';
 import { openAppLog } from '../logging/app-log.ts';
 import type { Logger } from '../logging/app-log.ts';
 import { openW3cTransferLog } from '../logging/w3c.ts';
@@ -80,6 +81,7 @@ export function bindingsForRun(site: Site, options: Pick<NodeOptions, 'host' | '
 async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps: {
   store: ConfigStore;
   secrets: SecretBox;
+  drivers: DriverPool;
   logger: Logger;
   transferLog: ReturnType<typeof openW3cTransferLog>;
   sessions: SessionRegistry;
@@ -98,7 +100,7 @@ async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps:
         getView: () => deps.store.current(),
         openSession: (user, connection, protocol) =>
           openSession(
-            { view: deps.store.current(), node: deps.store.facts, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
+            { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
             user,
             connection,
             protocol,
@@ -271,12 +273,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     // One registry for the node: a per-user session limit counts across sites' listeners.
     const sessions = new SessionRegistry();
+    // One back end per VFS profile for every site of the node; closed after the listeners.
+    const drivers = new DriverPool({ openSecret: (sealed, context) => secrets.openString(sealed, context), log: logger });
+    cleanups.push(() => drivers.close());
     for (const site of store.current().sites()) {
       if (!site.enabled) continue;
       const { bindings, notes } = bindingsForRun(site, options);
       for (const note of notes) options.out(note);
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
-      const servers = await startSite(site, bindings, { store, secrets, logger, transferLog, sessions });
+      const servers = await startSite(site, bindings, { store, secrets, drivers, logger, transferLog, sessions });
       for (const server of servers) {
         cleanups.push(() => server.close());
         options.out(`listening sftp ${server.address.host}:${server.address.port}`);

@@ -1,21 +1,23 @@
 // What happens once per login, before the first operation (STYLE.md 13: prepare the hot path at
-// setup): every VFS target is expanded, each storage gets its driver, a missing home (or virtual
-// folder) directory is created, and the mount/permission table is frozen for the session.
+// setup): every VFS target is expanded, each storage gets a driver rooted there from its profile's
+// pooled back end (vfs/pool.ts; a missing home or virtual folder directory is created then), and
+// the mount/permission table is frozen for the session.
 import { diskRootRefusal } from '../config/disk-target.ts';
 import type { NodeFacts } from '../config/disk-target.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { User } from '../config/model/user.ts';
-import { createDriver } from '../vfs/drivers/index.ts';
 import { FerryError } from './errors.ts';
 import { MountTable } from '../vfs/mounts.ts';
 import type { MountSpec } from '../vfs/mounts.ts';
 import { expandTarget } from '../vfs/params.ts';
 import type { TargetParams } from '../vfs/params.ts';
+import type { DriverPool } from '../vfs/pool.ts';
 import type { DriverLog, VfsDriver } from '../vfs/vfs.ts';
 
 interface MountContext {
   readonly view: ConfigView;
   readonly node: NodeFacts;
+  readonly drivers: DriverPool;
   readonly params: TargetParams;
   /** The session's logger: drivers report there what they hide from the client. */
   readonly log: DriverLog;
@@ -30,13 +32,11 @@ async function mountDriver(ctx: MountContext, vfsId: string, opened: VfsDriver[]
   }
   // The target is replicated config, the data directory this node's own: judged here again, on
   // the expanded target and its realpath (config/disk-target.ts).
-  const driver = createDriver(profile, expandTarget(profile.target, ctx.params), {
+  const driver = await ctx.drivers.attach(profile, expandTarget(profile.target, ctx.params), {
     refuseRoot: (root) => diskRootRefusal(root, ctx.node),
     log: ctx.log,
   });
   opened.push(driver);
-  // Parametric homes (one profile, a directory per user) rely on this: created on first login.
-  await driver.mkdirp('/');
   return driver;
 }
 

@@ -13,6 +13,7 @@ import type { User } from '../config/model/user.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { TransferLog } from '../logging/transfer-log.ts';
 import { virtualPathOf } from '../vfs/mounts.ts';
+import type { DriverPool } from '../vfs/pool.ts';
 import { joinPath, normalizeVirtualPath, parentOf, relativeTo } from '../vfs/path.ts';
 import type { EntryInfo, OpenReadOptions, SetStatChanges, SpaceInfo } from '../vfs/vfs.ts';
 import { computeChecksum } from './checksum.ts';
@@ -34,6 +35,8 @@ export interface SessionDeps {
   readonly view: ConfigView;
   /** This node's own facts: a storage location is refused where it reaches its data directory. */
   readonly node: NodeFacts;
+  /** The node's VFS back ends, one per profile; each login attaches drivers rooted for it. */
+  readonly drivers: DriverPool;
   readonly transferLog: TransferLog;
   readonly logger: Logger;
   /** Clock, ms since the epoch: log times, durations, {{today}}. */
@@ -76,7 +79,7 @@ export async function openSession(
     if (!user.enabled) throw new FerryError('permission-denied', 'this account is disabled', { detail: user.username });
     if (protocol !== 'ssh' && !user.subsystems.includes(protocol)) throw subsystemRefusal(user, protocol);
     const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
-    const table = await buildMountTable({ view: deps.view, node: deps.node, params, log: recorder.logger }, user);
+    const table = await buildMountTable({ view: deps.view, node: deps.node, drivers: deps.drivers, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
     const session = new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));
     if (deps.registry) session.releaseOnClose(deps.registry.add(session));

@@ -179,3 +179,33 @@ export interface VfsDriver {
   statvfs(path: string): Promise<SpaceInfo>;
   close(): Promise<void>;
 }
+
+/** How a session's driver is attached to a back end. */
+export interface AttachOptions {
+  /**
+   * Why this node must not serve `root` (an absolute physical path), or undefined: disk roots are
+   * judged against the node's data directory (config/disk-target.ts) as named and as resolved.
+   */
+  readonly refuseRoot?: (root: string) => string | undefined;
+  /** Receives what the driver hides from the client (names a listing leaves out). */
+  readonly log?: DriverLog | undefined;
+  /** Called once by the driver's close(): the pool counts the sessions on a back end. */
+  readonly onClose?: () => void;
+}
+
+/**
+ * One back end per VFS profile (a cloud client and its connections, an SFTP connection, a mount),
+ * made by the factory in drivers/index.ts and shared through vfs/pool.ts by every session of the
+ * profile: a login attaches a driver rooted where the session's target points, without a client
+ * or connection of its own.
+ */
+export interface VfsBackend {
+  /**
+   * A driver confined to `root` (the profile's target, expanded for the session). Checks the root
+   * each time (a refused root fails here, `permission-denied`), and creates it only when it does
+   * not exist yet (a parametric home at the first login), never on every login.
+   */
+  attach(root: string, options: AttachOptions): Promise<VfsDriver>;
+  /** Ends the back end's connections; called once no session uses it. */
+  close(): Promise<void>;
+}

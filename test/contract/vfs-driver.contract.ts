@@ -21,6 +21,15 @@ export interface DriverFixture {
     /** A stable description of everything outside the root the links point at (content included). */
     snapshot(): Promise<string>;
   };
+  /**
+   * Takes the back end away and brings it back (a fault injector, a stopped container, a cut
+   * network), for drivers whose tests can do that: the contract then checks the driver reports
+   * the outage as `unavailable` and serves again afterwards.
+   */
+  readonly outage?: {
+    begin(): void;
+    end(): void;
+  };
   cleanup(): Promise<void>;
 }
 
@@ -364,6 +373,21 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       await rejectsKind(driver.rename('/c', '/c/sub/c'), 'invalid-request');
       await rejectsKind(driver.mkdirp('/c/f1/below'), 'not-a-directory');
       await rejectsKind(driver.openWrite('/c/f1/below'), 'not-a-directory');
+    });
+
+    test('reports its back end going away as unavailable, and serves again once it is back', async (driver, fixture) => {
+      if (!fixture.outage) return; // only fixtures that can take their back end away
+      await put(driver, '/f', 'before');
+      fixture.outage.begin();
+      try {
+        await rejectsKind(driver.stat('/f'), 'unavailable');
+        await rejectsKind(driver.openRead('/f'), 'unavailable');
+        await rejectsKind(driver.openWrite('/g'), 'unavailable');
+        await rejectsKind(names(driver, '/'), 'unavailable');
+      } finally {
+        fixture.outage.end();
+      }
+      assert.equal(await get(driver, '/f'), 'before');
     });
 
     test('never follows a symlink planted behind its back out of the root', async (driver, fixture) => {

@@ -24,6 +24,7 @@ import { createView } from '../../src/config/view.ts';
 import type { ConfigView } from '../../src/config/view.ts';
 import type { TransferRecord } from '../../src/logging/transfer-log.ts';
 import { openSession } from '../../src/session/session.ts';
+import { DriverPool } from '../../src/vfs/pool.ts';
 import type { OpenSessionOptions, SessionDeps } from '../../src/session/session.ts';
 import type { ConnectionInfo, Session, SessionProtocol } from '../../src/session/types.ts';
 
@@ -50,6 +51,8 @@ export interface SessionFixtureOptions {
   readonly sessionOptions?: OpenSessionOptions;
   /** The node's facts; default fixtureNode(dataDir). `{dataDir}` is replaced as in homeTarget. */
   readonly node?: NodeFacts;
+  /** The VFS back ends; default a pool of the real ones (give a fault-injecting factory here). */
+  readonly drivers?: DriverPool;
 }
 
 export interface SessionFixture {
@@ -134,6 +137,7 @@ export async function createSessionFixture(options: SessionFixtureOptions = {}):
     transferLog: { write: (record) => records.push(record) },
     logger: pino({ level: 'silent' }),
     now: options.now ?? Date.now,
+    drivers: options.drivers ?? new DriverPool(),
   };
   const connect = (): ConnectionInfo => ({
     connectionId: `test-${++connections}`,
@@ -173,6 +177,7 @@ export async function createSessionFixture(options: SessionFixtureOptions = {}):
     openAnother: (protocol = 'ssh2_sftp', sessionOptions) => open(protocol, sessionOptions),
     cleanup: async () => {
       await Promise.allSettled(sessions.map((s) => s.close()));
+      if (!options.drivers) await deps.drivers.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import { FerryError } from '../errors.ts';
 import { assertDriverPath, baseName, joinPath } from '../path.ts';
 import type {
+  AttachOptions,
   Capabilities,
   DriverLog,
   EntryInfo,
@@ -17,6 +18,7 @@ import type {
   PositionalReader,
   SetStatChanges,
   SpaceInfo,
+  VfsBackend,
   VfsDriver,
 } from '../vfs.ts';
 import { errnoOf, mapFsError } from './fs-errors.ts';
@@ -75,15 +77,30 @@ const OPEN_WRITE = O_WRONLY | O_NOFOLLOW | O_NONBLOCK;
  * halved the user CPU of a 1 GiB download against 256 KiB, at 0.5-1 MiB of memory per open reader. */
 const READ_CHUNK = 512 * 1024;
 
-export interface LocalDriverOptions {
-  /**
-   * Why this node must not serve `root` (an absolute path: the configured root, then its
-   * realpath), or undefined. Checked before the driver creates or touches anything, so a root
-   * refused through a symlink is not even created.
-   */
-  readonly refuseRoot?: (root: string) => string | undefined;
-  /** Receives what a listing hides from the client; default: nowhere. */
-  readonly log?: DriverLog | undefined;
+/**
+ * `refuseRoot` is asked about the configured root, then its realpath, before the driver creates
+ * or touches anything, so a root refused through a symlink is not even created. `log` receives
+ * what a listing hides from the client (default: nowhere).
+ */
+export type LocalDriverOptions = AttachOptions;
+
+/**
+ * The disk back end: the node's own file system, nothing to connect or pool beyond it. Each
+ * session gets a LocalDriver rooted at its expanded target.
+ */
+export class DiskBackend implements VfsBackend {
+  async attach(root: string, options: AttachOptions): Promise<VfsDriver> {
+    const driver = new LocalDriver(root, options);
+    try {
+      await driver.open();
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+    return driver;
+  }
+
+  async close(): Promise<void> {}
 }
 
 /** Hidden names named in one log line; the count covers them all. */
@@ -110,6 +127,7 @@ export class LocalDriver implements VfsDriver {
   readonly #configuredRoot: string;
   readonly #refuseRoot: ((root: string) => string | undefined) | undefined;
   readonly #log: DriverLog | undefined;
+  #onClose: (() => void) | undefined;
   /** realpath of the root, once it exists; every physical path is checked against it. */
   #root: string | undefined;
 
@@ -125,6 +143,7 @@ export class LocalDriver implements VfsDriver {
     this.#configuredRoot = normalized;
     this.#refuseRoot = options.refuseRoot;
     this.#log = options.log;
+    this.#onClose = options.onClose;
     this.#checkRoot(normalized);
   }
 
@@ -149,6 +168,19 @@ export class LocalDriver implements VfsDriver {
     this.#checkRoot(real);
     this.#root = real;
     return real;
+  }
+
+  /**
+   * Checks the root at attach: one realpath and one stat when it exists (every login after the
+   * first), and the root created (mkdirp) only when it does not exist yet.
+   */
+  async open(): Promise<void> {
+    try {
+      await this.#realRoot();
+    } catch (error) {
+      if (!(error instanceof FerryError && error.kind === 'not-found')) throw error;
+      await this.mkdirp('/');
+    }
   }
 
   async #resolve(path: string, followLast: boolean): Promise<{ root: string; physical: string }> {
@@ -452,6 +484,9 @@ export class LocalDriver implements VfsDriver {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const onClose = this.#onClose;
+    this.#onClose = undefined;
+    onClose?.();
+  }
 }
-

@@ -19,6 +19,7 @@ import type { GeneratedHostKey } from '../../../src/protocols/ssh/host-keys.ts';
 import { startSshServer } from '../../../src/protocols/ssh/server.ts';
 import type { SshLimits, SshServer } from '../../../src/protocols/ssh/server.ts';
 import { openSession } from '../../../src/session/session.ts';
+import { DriverPool } from '../../../src/vfs/pool.ts';
 import type { Session } from '../../../src/session/types.ts';
 import { buildFixtureState, fixtureNode } from '../../helpers/session-fixture.ts';
 import type { SessionFixtureOptions } from '../../helpers/session-fixture.ts';
@@ -95,7 +96,8 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const transferLog = { write: (record: TransferRecord) => void records.push(record) };
-  const deps = { view, node: fixtureNode(dir), transferLog, logger, now: Date.now };
+  const drivers = options.drivers ?? new DriverPool();
+  const deps = { view, node: fixtureNode(dir), drivers, transferLog, logger, now: Date.now };
   const server = await startSshServer({
     site,
     hostKeys: keys.map((k) => ({ algorithm: k.algorithm, privateKeyPem: k.privateKeyPem })),
@@ -128,6 +130,7 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
     ],
     stop: async () => {
       await server.close();
+      await drivers.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

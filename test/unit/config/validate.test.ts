@@ -4,6 +4,9 @@ import type { CommandBody } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
 import { validate } from '../../../src/config/validate.ts';
+import type { VfsProfile } from '../../../src/config/model/vfs-profile.ts';
+import { check } from '../../../src/config/schema.ts';
+import { VFS_SHAPE } from '../../../src/config/shapes.ts';
 import { applyAll, command, NODE, populated, site, user, vfs } from './fixtures.ts';
 
 function errorsOf(state: ConfigState, body: CommandBody): { path: string; message: string }[] {
@@ -111,6 +114,18 @@ test('a disk VFS target that reaches the node\'s data directory or a system dire
     assertRefused(initialState(), { type: 'users.import', siteId: 'default', users: [], vfs: [vfs({ target })] }, 'vfs[0].target', pattern);
   }
   assert.deepEqual(errorsOf(initialState(), { type: 'vfs.put', vfs: vfs({ target: '/var/lib/ferry/files/{{username}}' }) }), []);
+});
+
+test('a VFS profile is shaped by its kind: options and secrets per kind, an unknown kind refused before proposing but replayed', () => {
+  const state = initialState();
+  const odd = (extra: Record<string, unknown>) => ({ ...vfs(), ...extra }) as unknown as VfsProfile;
+  assert.deepEqual(errorsOf(state, { type: 'vfs.put', vfs: vfs({ options: {} }) }), []);
+  assertRefused(state, { type: 'vfs.put', vfs: odd({ options: { bucket: 'b' } }) }, 'vfs.options.bucket', /not a known field/);
+  assertRefused(state, { type: 'vfs.put', vfs: odd({ secrets: { key: 'fsec1:x' } }) }, 'vfs.secrets.key', /not a known field/);
+  assertRefused(state, { type: 'vfs.put', vfs: odd({ kind: 's3' }) }, 'vfs.kind', /must be one of disk \(got 's3'\)/);
+  // A kind a newer version added must still replay here: the login refuses it instead.
+  assert.deepEqual(check(VFS_SHAPE, odd({ kind: 's3', options: { bucket: 'b' } }), 'vfs', 'structure'), []);
+  assert.equal(check(VFS_SHAPE, odd({ kind: 7 }), 'vfs', 'structure')[0]?.path, 'vfs.kind');
 });
 
 test('deleting a VFS still used by users is refused and names the users', () => {

@@ -11,6 +11,7 @@ import { SessionRegistry } from '../../../src/session/registry.ts';
 import { openSession } from '../../../src/session/session.ts';
 import type { TransferRecord } from '../../../src/logging/transfer-log.ts';
 import type { Session } from '../../../src/session/types.ts';
+import { DriverPool } from '../../../src/vfs/pool.ts';
 import { buildFixtureState, createSessionFixture, fixtureNode } from '../../helpers/session-fixture.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,7 +61,7 @@ describe('session login', () => {
     t.after(() => rm(dataDir, { recursive: true, force: true }));
     const { state, user } = buildFixtureState(dataDir, { homeTarget: '{dataDir}/{{user_desc}}', description: '../../etc' });
     const records: TransferRecord[] = [];
-    const deps = { view: createView(state), node: fixtureNode(dataDir), transferLog: { write: (r: TransferRecord) => records.push(r) }, logger: pino({ level: 'silent' }), now: clock };
+    const deps = { view: createView(state), node: fixtureNode(dataDir), drivers: new DriverPool(), transferLog: { write: (r: TransferRecord) => records.push(r) }, logger: pino({ level: 'silent' }), now: clock };
     const connection = { connectionId: 'c1', siteId: 'default', remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 };
     await assert.rejects(openSession(deps, user, connection, 'ssh2_sftp'), { kind: 'misconfigured' });
     assert.deepEqual(readdirSync(dataDir), [], 'no directory was created anywhere');
@@ -201,7 +202,7 @@ describe('session registry', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'ferry-registry-'));
     t.after(() => rm(dataDir, { recursive: true, force: true }));
     const { state, user } = buildFixtureState(dataDir);
-    const deps = { view: createView(state), node: fixtureNode(dataDir), transferLog: { write() {} }, logger: pino({ level: 'silent' }), now: clock, registry };
+    const deps = { view: createView(state), node: fixtureNode(dataDir), drivers: new DriverPool(), transferLog: { write() {} }, logger: pino({ level: 'silent' }), now: clock, registry };
     const connection = (id: string) => ({ connectionId: id, siteId: 'default', remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 });
     const first = await openSession(deps, user, connection('c1'), 'ssh');
     const sftp = first.channel('ssh2_sftp');

@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { LocalDriver } from '../../../src/vfs/drivers/local.ts';
 import { resolveBeneath, verifyHandle } from '../../../src/vfs/drivers/local-resolve.ts';
-import { createDriver } from '../../../src/vfs/drivers/index.ts';
+import { DiskBackend } from '../../../src/vfs/drivers/local.ts';
 
 async function tempBase(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const base = await mkdtemp(path.join(tmpdir(), 'ferry-local-unit-'));
@@ -97,10 +97,9 @@ describe('disk driver confinement', () => {
     rmSync(path.join(base, 'outside'), { recursive: true });
   });
 
-  it('creates a missing root with mkdirp and refuses a relative or "/" root', async (t) => {
+  it('creates a missing root when attached and refuses a relative or "/" root', async (t) => {
     const base = await tempBase(t);
-    const driver = createDriver({ id: 'v', name: 'v', kind: 'disk', target: '/x' }, path.join(base, 'deep', 'home'));
-    await driver.mkdirp('/');
+    const driver = await new DiskBackend().attach(path.join(base, 'deep', 'home'), {});
     assert.equal((await driver.stat('/')).type, 'dir');
     assert.throws(() => new LocalDriver('relative/dir'), { kind: 'misconfigured' });
     assert.throws(() => new LocalDriver('/'), { kind: 'misconfigured' });
