@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
+import ssh2 from 'ssh2';
 import { fingerprintOf, generateHostKeys, inspectHostKey } from '../../../../src/protocols/ssh/host-keys.ts';
 
 describe('host key generation', () => {
@@ -44,4 +45,20 @@ describe('host key generation', () => {
     assert.throws(() => inspectHostKey('-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n'), /cannot be parsed/);
     assert.throws(() => fingerprintOf('not-a-key'), /not an OpenSSH public key line/);
   });
+});
+
+test('an Ed25519 key whose public half begins with a zero byte is kept whole (the ssh2 keygen patch)', () => {
+  // ssh2 1.17 stripped every leading zero of the public key, not only the BIT STRING's
+  // unused-bits byte: 1 key in 256 came out 31 bytes long and would not parse ("Malformed
+  // OpenSSH private key"), failing a first start at random. Generate until one such key shows.
+  for (let i = 0; i < 20_000; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'probe' });
+    const blob = Buffer.from(pair.public.split(' ')[1] as string, 'base64');
+    const key = blob.subarray(4 + 'ssh-ed25519'.length + 4);
+    if (key[0] !== 0x00) continue;
+    assert.equal(key.length, 32, 'the public key keeps its leading zero');
+    assert.doesNotThrow(() => inspectHostKey(pair.private));
+    return;
+  }
+  assert.fail('no key with a leading zero byte in 20,000 (expected about one in 256)');
 });
