@@ -218,6 +218,28 @@ async function commandCluster(args: string[]): Promise<void> {
   }
 }
 
+async function commandSite(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    process.stdout.write(commandUsage('site'));
+    if (sub === undefined) process.exit(2);
+    return;
+  }
+  const values = parseCommand('site', rest);
+  const id = stringValue(values, 'id');
+  const binding = (): { host: string; port: number } => {
+    const port = Number(values.port);
+    if (values.host === undefined || values.port === undefined) throw new UsageError(`site ${sub} needs --host ADDR and --port N`);
+    if (!(Number.isInteger(port) && port > 0 && port <= 65535)) throw new UsageError(`--port must be a port number 1-65535, got "${String(values.port)}"`);
+    return { host: values.host as string, port };
+  };
+  const dir = dataDir(values);
+  if (sub === 'add') await printResult(await callNode(dir, 'siteAdd', { id, ...binding(), ...(values.name === undefined ? {} : { name: values.name }) }));
+  else if (sub === 'bind') await printResult(await callNode(dir, 'siteBind', { id, ...binding() }));
+  else if (sub === 'remove') await printResult(await callNode(dir, 'siteRemove', { id }));
+  else throw new UsageError(`no site command "${sub}"; use add, bind or remove`);
+}
+
 async function commandHelp(args: string[]): Promise<void> {
   const [topic, ...more] = args;
   if (topic === undefined || topic === '--help' || topic === '-h') {
@@ -234,6 +256,7 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   passwd: commandPasswd,
   addkey: commandAddKey,
   cluster: commandCluster,
+  site: commandSite,
   help: commandHelp,
 };
 

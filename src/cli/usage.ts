@@ -78,6 +78,22 @@ export const COMMANDS = {
       data: DATA_OF_RUNNING_NODE,
     },
   },
+  site: {
+    summary: 'Add a virtual site, move its SSH binding, or remove it, on the running node',
+    details: [
+      '  ferry site add --id ID --host ADDR --port N [--name NAME]   new site, fresh host keys, listening at once',
+      '  ferry site bind --id ID --host ADDR --port N                move its SSH/SFTP/SCP binding (no restart)',
+      '  ferry site remove --id ID                                   stop and remove it (refused while it has users)',
+      'Every node of a cluster follows the change.',
+    ],
+    options: {
+      id: { type: 'string', arg: 'ID', help: 'site id', required: true },
+      host: { type: 'string', arg: 'ADDR', help: 'add, bind: listen address' },
+      port: { type: 'string', arg: 'N', help: 'add, bind: port' },
+      name: { type: 'string', arg: 'NAME', help: 'add: display name (default: the id)' },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
   help: {
     summary: 'Show the list of commands, or the help of one command',
     details: ['`ferry help COMMAND` is the same as `ferry COMMAND --help`.'],
@@ -100,6 +116,7 @@ function synopsis(name: CommandName): string {
   const parts = Object.entries(spec.options).map(([option, o]) => (o.required ? optionLabel(option, o) : `[${optionLabel(option, o)}]`));
   if (name === 'help') parts.push('[COMMAND]');
   if (name === 'cluster') parts.splice(0, 0, 'token|status|remove NODE-ID');
+  if (name === 'site') parts.splice(0, 0, 'add|bind|remove');
   return ['ferry', name, ...parts].join(' ');
 }
 

@@ -25,6 +25,7 @@ import { RaftReplica } from '../../cluster/replica/raft-replica.ts';
 import { controlHandlers } from './operations.ts';
 import { lockDataDir, prepareDataDir } from './data-dir.ts';
 import { watchDiskTargets } from './target-audit.ts';
+import { SiteReconciler } from './reconciler.ts';
 
 export const SOFTWARE = 'Ferry 0.1.0';
 
@@ -78,39 +79,33 @@ export function bindingsForRun(site: Site, options: Pick<NodeOptions, 'host' | '
   return { bindings, notes };
 }
 
-async function startSite(site: Site, bindings: readonly ProtocolBinding[], deps: {
+async function startListener(site: Site, binding: ProtocolBinding, deps: {
   store: ConfigStore;
   secrets: SecretBox;
   drivers: DriverPool;
   logger: Logger;
   transferLog: ReturnType<typeof openW3cTransferLog>;
   sessions: SessionRegistry;
-}): Promise<SshServer[]> {
+}): Promise<SshServer> {
   const hostKeys = site.hostKeys.map((key, index) => ({
     algorithm: key.algorithm,
     privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
   }));
-  const servers: SshServer[] = [];
-  for (const binding of bindings) {
-    servers.push(
-      await startSshServer({
-        site,
-        hostKeys,
-        bind: { host: binding.host, port: binding.port },
-        getView: () => deps.store.current(),
-        openSession: (user, connection, protocol) =>
-          openSession(
-            { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
-            user,
-            connection,
-            protocol,
-          ),
-        logger: deps.logger.child({ siteId: site.id }),
-        login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(deps.transferLog) },
-      }),
-    );
-  }
-  return servers;
+  return startSshServer({
+    site,
+    hostKeys,
+    bind: { host: binding.host, port: binding.port },
+    getView: () => deps.store.current(),
+    openSession: (user, connection, protocol) =>
+      openSession(
+        { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
+        user,
+        connection,
+        protocol,
+      ),
+    logger: deps.logger.child({ siteId: site.id }),
+    login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(deps.transferLog) },
+  });
 }
 
 /** This node's id: a joining node takes --node-id (or a new one), any other keeps its own. */
@@ -281,14 +276,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       const { bindings, notes } = bindingsForRun(site, options);
       for (const note of notes) options.out(note);
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
-      const servers = await startSite(site, bindings, { store, secrets, drivers, logger, transferLog, sessions });
-      for (const server of servers) {
-        cleanups.push(() => server.close());
-        options.out(`listening sftp ${server.address.host}:${server.address.port}`);
-      }
     }
+    const listeners = new SiteReconciler({
+      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions }),
+      bindingsFor: (site) => bindingsForRun(site, options).bindings,
+      out: options.out,
+      logger,
+    });
+    cleanups.push(() => listeners.close());
+    await listeners.reconcile(store.current(), { strict: true });
+    // From now on a site added, changed or removed is followed without a restart.
+    cleanups.push(store.subscribe((view) => void listeners.reconcile(view)));
 
-    const control = await startControlServer(options.dataDir, { ...controlHandlers({ store, logger }), ...clusterHandlers(member) }, logger);
+    const control = await startControlServer(options.dataDir, { ...controlHandlers({ store, logger, secrets }), ...clusterHandlers(member) }, logger);
     cleanups.push(() => control.close());
     logger.info({ dataDir: options.dataDir, nodeId }, 'node started');
     started = true;

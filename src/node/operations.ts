@@ -9,6 +9,8 @@ import { ConfigValidationError } from './config-store.ts';
 import type { ConfigStore } from './config-store.ts';
 import type { ControlHandler } from './control-server.ts';
 import { addAuthorizedKeys, setPassword } from './user-operations.ts';
+import { addSite, bindSite, removeSite, siteParams } from './site-operations.ts';
+import type { SecretBox } from '../config/secrets.ts';
 
 export interface ImportUsersParams {
   readonly csv: string;
@@ -72,8 +74,11 @@ function stringParams<K extends string>(params: unknown, keys: readonly K[]): Re
   return p as Record<K, string>;
 }
 
-export function controlHandlers(deps: { store: ConfigStore; logger: Logger }): Record<string, ControlHandler> {
+export function controlHandlers(deps: { store: ConfigStore; logger: Logger; secrets: SecretBox }): Record<string, ControlHandler> {
   return {
+    siteAdd: (params) => addSite(deps.store, deps.secrets, siteParams(params, true)),
+    siteBind: (params) => bindSite(deps.store, siteParams(params, true)),
+    siteRemove: (params) => removeSite(deps.store, siteParams(params, false)),
     importUsers: (params) => importUsers(deps.store, deps.logger, importUsersParams(params)),
     setPassword: (params) => setPassword(deps.store, stringParams(params, ['siteId', 'username', 'password'])),
     addAuthorizedKeys: (params) => {

@@ -1,0 +1,113 @@
+// Listeners follow the configuration: each applied change (published once per Raft batch) is
+// compared with what runs, and only the difference is acted on. A site added starts its
+// listeners, a site removed or disabled stops them, a binding that moved is opened at its new
+// address before the old one closes (so a refused new port leaves the old one serving), and a
+// listener whose site settings changed (host keys, algorithms) is restarted. Listeners whose
+// site and binding are unchanged, and the sessions on them, are never touched.
+import type { ProtocolBinding, Site } from '../config/model/site.ts';
+import type { ConfigView } from '../config/view.ts';
+import type { Logger } from '../logging/app-log.ts';
+import type { SshServer } from '../protocols/ssh/server.ts';
+
+export interface ReconcilerDeps {
+  /** Starts one listener; throws (with a message for the operator) when it cannot. */
+  start(site: Site, binding: ProtocolBinding): Promise<SshServer>;
+  /** The bindings a site listens on in this run (start flags may override the stored ones). */
+  bindingsFor(site: Site): readonly ProtocolBinding[];
+  /** Operator-facing lines (`listening sftp ...`). */
+  out(line: string): void;
+  logger: Logger;
+}
+
+interface Running {
+  readonly server: SshServer;
+  readonly siteId: string;
+  /** The site settings it was started with, minus the bindings. */
+  readonly settings: string;
+}
+
+function listenerKey(siteId: string, binding: ProtocolBinding): string {
+  return `${siteId}|${binding.protocol}|${binding.host}|${binding.port}`;
+}
+
+function settingsOf(site: Site): string {
+  const { bindings: _bindings, ...rest } = site;
+  return JSON.stringify(rest);
+}
+
+function hostPort(address: { host: string; port: number }): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export class SiteReconciler {
+  readonly #deps: ReconcilerDeps;
+  readonly #running = new Map<string, Running>();
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps;
+  }
+
+  /** The listeners' addresses, for status and tests. */
+  listening(): { siteId: string; host: string; port: number }[] {
+    return [...this.#running.values()].map((r) => ({ siteId: r.siteId, ...r.server.address }));
+  }
+
+  /**
+   * Brings the listeners in line with `view`. `strict`: the first failure to listen throws (at
+   * start, where the node must not come up half-bound); otherwise failures are logged and the
+   * rest goes on. Runs one at a time, in call order.
+   */
+  reconcile(view: ConfigView, options: { strict?: boolean } = {}): Promise<void> {
+    const run = () => this.#reconcile(view, options.strict === true);
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+    const all = [...this.#running.values()];
+    this.#running.clear();
+    await Promise.all(all.map((r) => r.server.close()));
+  }
+
+  async #reconcile(view: ConfigView, strict: boolean): Promise<void> {
+    if (this.#closed) return;
+    const desired = new Map<string, { site: Site; binding: ProtocolBinding; settings: string }>();
+    for (const site of view.sites()) {
+      if (!site.enabled) continue;
+      const settings = settingsOf(site);
+      for (const binding of this.#deps.bindingsFor(site)) desired.set(listenerKey(site.id, binding), { site, binding, settings });
+    }
+    // Listeners whose settings changed are restarted in place: close first, the port is theirs.
+    for (const [key, running] of this.#running) {
+      const want = desired.get(key);
+      if (want !== undefined && want.settings !== running.settings) await this.#stop(key, running, 'its site settings changed');
+    }
+    for (const [key, want] of desired) {
+      if (this.#running.has(key)) continue;
+      try {
+        const server = await this.#deps.start(want.site, want.binding);
+        this.#running.set(key, { server, siteId: want.site.id, settings: want.settings });
+        this.#deps.out(`listening sftp ${hostPort(server.address)}`);
+        this.#deps.logger.info({ siteId: want.site.id, address: server.address }, 'site listening');
+      } catch (error) {
+        if (strict) throw error;
+        this.#deps.logger.error({ siteId: want.site.id, binding: want.binding, err: error }, 'a site could not start listening; the other listeners go on');
+      }
+    }
+    for (const [key, running] of this.#running) {
+      if (!desired.has(key)) await this.#stop(key, running, view.site(running.siteId) === undefined ? 'its site was removed' : 'its binding changed or the site was disabled');
+    }
+  }
+
+  async #stop(key: string, running: Running, why: string): Promise<void> {
+    this.#running.delete(key);
+    await running.server.close();
+    this.#deps.out(`stopped sftp ${hostPort(running.server.address)}`);
+    this.#deps.logger.info({ siteId: running.siteId, address: running.server.address, why }, 'site listener stopped');
+  }
+}
