@@ -25,7 +25,12 @@ export interface ConfigSource {
   subscribe(listener: (view: ConfigView) => void): () => void;
 }
 
-function deepFreeze<T>(value: T): T {
+/**
+ * Freezes a value and everything below it; a part frozen already is skipped (the config store
+ * freezes each state apply builds, whose unchanged parts are shared and frozen), so this costs
+ * only the new objects.
+ */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);

@@ -15,7 +15,7 @@ import { initialState } from '../config/initial.ts';
 import type { ConfigState } from '../config/state.ts';
 import { validate } from '../config/validate.ts';
 import type { NodeFacts, ValidationError } from '../config/validate.ts';
-import { createView } from '../config/view.ts';
+import { createView, deepFreeze } from '../config/view.ts';
 import type { ConfigSource, ConfigView } from '../config/view.ts';
 
 export type ProposeResult = ApplyResult & { readonly index: number };
@@ -65,12 +65,13 @@ export function configLogDir(dataDir: string): string {
 
 /** Applies log entries to the config state; never throws on a bad entry (it is refused). */
 class ConfigMachine implements StateMachine<ApplyResult> {
-  state: ConfigState = freeze(initialState());
+  state: ConfigState = deepFreeze(initialState());
   onApplied: () => void = () => undefined;
 
   apply(entry: Entry): ApplyResult {
     const result = this.#applyEntry(entry);
-    freeze(this.state);
+    // Callers of state() cannot corrupt it; only what apply created is frozen here.
+    deepFreeze(this.state);
     return result;
   }
 
@@ -104,20 +105,8 @@ class ConfigMachine implements StateMachine<ApplyResult> {
   restore(data: Uint8Array, index: number): void {
     const state = decodeSnapshot(data);
     if (state.appliedIndex !== index) throw new Error(`config snapshot at log index ${index} holds state applied up to ${state.appliedIndex}`);
-    this.state = freeze(state);
+    this.state = deepFreeze(state);
   }
-}
-
-/**
- * Freezes what apply created; parts shared with the previous state are frozen already and are
- * skipped, so this costs only the changed objects. Callers of state() cannot corrupt it.
- */
-function freeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) freeze(child);
-  }
-  return value;
 }
 
 export async function openConfigStore(options: ConfigStoreOptions): Promise<ConfigStore> {

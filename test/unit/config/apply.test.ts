@@ -8,16 +8,8 @@ import { validate } from '../../../src/config/validate.ts';
 import type { Command } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
 import type { ConfigState } from '../../../src/config/state.ts';
-import { createView } from '../../../src/config/view.ts';
+import { createView, deepFreeze } from '../../../src/config/view.ts';
 import { applyAll, command, NODE, populated, user, vfs } from './fixtures.ts';
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 test('apply is deterministic: the same state and entry give byte-identical results', () => {
   const state = populated();
