@@ -5,6 +5,7 @@
 // in the config from exhausting memory.
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Argon2Parameters } from 'node:crypto';
+import { PASSWORD_HASH_PATTERN } from '../config/model/user.ts';
 
 /** Longer passwords are refused: hashing cost must not be chosen by the client. */
 export const MAX_PASSWORD_BYTES = 1024;
@@ -55,10 +56,8 @@ export async function hashPassword(plain: string): Promise<string> {
   return `$argon2id$v=${ARGON2_VERSION}$m=${memory},t=${passes},p=${parallelism}$${b64(salt)}$${b64(tag)}`;
 }
 
-const PHC = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})\$([A-Za-z0-9+/]{11,128})\$([A-Za-z0-9+/]{16,256})$/;
-
 function parsePhc(hash: string): Phc | undefined {
-  const match = PHC.exec(hash);
+  const match = PASSWORD_HASH_PATTERN.exec(hash);
   if (!match) return undefined;
   const [memory, passes, parallelism] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const salt = Buffer.from(match[4] as string, 'base64');

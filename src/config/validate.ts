@@ -15,6 +15,7 @@ import { diskTargetPlacementProblem } from './disk-target.ts';
 import type { NodeFacts } from './disk-target.ts';
 import { isPermission, isSubsystem, PERMISSIONS, SUBSYSTEMS } from './model/permissions.ts';
 import type { Site } from './model/site.ts';
+import { PASSWORD_HASH_PATTERN } from './model/user.ts';
 import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
 import { fieldPath } from './schema.ts';
@@ -31,7 +32,6 @@ export type { NodeFacts } from './disk-target.ts';
  * letter or digit: no `.`/`..` names, no leading `-`.
  */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const PHC_ARGON2ID = /^\$argon2id\$v=19\$m=\d{1,10},t=\d{1,10},p=\d{1,10}\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
 const AUTHORIZED_KEY = /^[a-z0-9@.-]{3,64} [A-Za-z0-9+/]{16,}={0,3}( [^\r\n]*)?$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const WILDCARDS = new Set(['0.0.0.0', '::']);
@@ -218,7 +218,7 @@ function checkUser(user: User, path: string, errors: Errors): void {
   if (!USERNAME_PATTERN.test(user.username)) {
     push('username', 'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit (no spaces)');
   }
-  if (user.passwordHash !== '' && !PHC_ARGON2ID.test(user.passwordHash)) {
+  if (user.passwordHash !== '' && !PASSWORD_HASH_PATTERN.test(user.passwordHash)) {
     push('passwordHash', 'must be an argon2id PHC string from hashPassword() (never a clear password), or empty for none');
   }
   user.authorizedKeys.forEach((line, index) => {

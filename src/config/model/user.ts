@@ -3,6 +3,13 @@ import type { Permission, Subsystem } from './permissions.ts';
 export const AUTH_METHODS = ['password', 'publickey', 'keyboard-interactive'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
+/**
+ * An argon2id PHC string as hashPassword() writes it: memory, passes, parallelism, salt and
+ * tag in groups 1 to 5 (unpadded base64). validate checks its form, auth/passwords.ts reads it.
+ */
+export const PASSWORD_HASH_PATTERN =
+  /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})\$([A-Za-z0-9+/]{11,128})\$([A-Za-z0-9+/]{16,256})$/;
+
 /** A VFS mounted at a virtual path inside the user's tree, with its own permissions. */
 export interface VirtualFolder {
   /** POSIX, root-based virtual path, e.g. `/shared/reports`. Never `/`. */
