@@ -13,7 +13,8 @@
 //   cannot lead there either (`diskRootRefusal`, called by the disk driver).
 // Pure: no I/O; callers pass the node's facts and, at login, the real paths.
 import path from 'node:path';
-import { PATH_VARIABLES, TARGET_VARIABLE } from './model/vfs-profile.ts';
+import { PATH_VARIABLES } from './model/vfs-profile.ts';
+import { templateVariables } from './template.ts';
 
 /** What only this node knows and a target is judged against. */
 export interface NodeFacts {
@@ -52,16 +53,15 @@ function escapeRegExp(text: string): string {
 }
 
 function segmentOf(text: string): Segment | 'path' {
-  const matches = [...text.matchAll(new RegExp(TARGET_VARIABLE.source, 'g'))];
-  if (matches.length === 0) return { text };
+  const variables = templateVariables(text);
+  if (variables.length === 0) return { text };
   let source = '';
   let last = 0;
-  for (const match of matches) {
-    const name = match[1] ?? (match[2] as string).toLowerCase();
-    if (PATH_VARIABLES.has(name)) return 'path';
+  for (const variable of variables) {
+    if (PATH_VARIABLES.has(variable.name)) return 'path';
     // A one-segment value is never empty and never holds "/" (vfs/params.ts refuses those).
-    source += `${escapeRegExp(text.slice(last, match.index))}[^/]+`;
-    last = match.index + match[0].length;
+    source += `${escapeRegExp(text.slice(last, variable.index))}[^/]+`;
+    last = variable.index + variable.text.length;
   }
   return { pattern: new RegExp(`^${source}${escapeRegExp(text.slice(last))}$`) };
 }

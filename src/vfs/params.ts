@@ -3,8 +3,7 @@
 //
 // Variables: {{username}}, {{user_home}}, {{user_desc}}, {{today}} (YYYYMMDD, the node's local
 // time zone), {{today_utc}} (YYYYMMDD, UTC), {{sess_custdata}}; the legacy notation
-// [%USERNAME%], [%USER_HOME%], ... names the same set (case-insensitive, kept for imported
-// configurations).
+// [%USERNAME%], [%USER_HOME%], ... names the same set (config/template.ts has the notation).
 //
 // Injection policy (decided: refuse, never sanitize). A value that is spliced into a storage path
 // must not be able to change which directory is meant. So a value that is empty, "." or "..", or
@@ -14,7 +13,7 @@
 // (from LDAP), so it must be an absolute, already-normalized POSIX path without ".." and without
 // the other forbidden characters. An unknown variable is an error too (a typo must not become a
 // literal directory name shared by everyone).
-import { TARGET_VARIABLE as PATTERN } from '../config/model/vfs-profile.ts';
+import { expandTemplate, templateVariables } from '../config/template.ts';
 import { FerryError } from './errors.ts';
 import { isCanonicalPath, isValidName } from './path.ts';
 
@@ -84,8 +83,7 @@ function asVariable(name: string): Variable | undefined {
 
 /** Does the template use any variable? (Lets callers skip work for fixed targets.) */
 export function isParametric(template: string): boolean {
-  PATTERN.lastIndex = 0;
-  return PATTERN.test(template);
+  return templateVariables(template).length > 0;
 }
 
 /**
@@ -93,8 +91,7 @@ export function isParametric(template: string): boolean {
  * reason in `detail`) when a variable is unknown, unset or has an unsafe value.
  */
 export function expandTarget(template: string, params: TargetParams): string {
-  return template.replace(PATTERN, (_match, curly: string | undefined, legacy: string | undefined) => {
-    const name = curly ?? (legacy as string).toLowerCase();
+  return expandTemplate(template, ({ name }) => {
     const variable = asVariable(name);
     if (variable === undefined) throw refuse(name, 'is not a known variable');
     return valueOf(variable, params);

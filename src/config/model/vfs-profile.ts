@@ -17,7 +17,7 @@ export type DiskVfsOptions = Readonly<Record<string, never>>;
 /**
  * A storage location a user's home or virtual folder points at. `target` may be parametric:
  * `{{username}}`, `{{user_home}}`, `{{user_desc}}`, `{{today}}`, `{{today_utc}}`,
- * `{{sess_custdata}}` and the legacy `[%USERNAME%]` forms are expanded per session, so one profile
+ * `{{sess_custdata}}` and the legacy `[%USERNAME%]` forms (config/template.ts) are expanded per session, so one profile
  * (one back end, pooled: vfs/pool.ts) serves a root per user.
  */
 export interface VfsProfileOf<K extends VfsKind> {
@@ -38,14 +38,6 @@ export type DiskVfsProfile = VfsProfileOf<'disk'>;
 export function vfsSecretContext(vfsId: string, field: string): string {
   return `vfs/${vfsId}/${field}`;
 }
-
-/**
- * A variable of a parametric target: `{{name}}` (group 1, exact) or `[%NAME%]` (group 2, any
- * case). Bounded names keep the scan linear. Global: use with replace/matchAll, or reset
- * lastIndex before test. Expanded by vfs/params.ts; judged before expansion by
- * config/disk-target.ts.
- */
-export const TARGET_VARIABLE = /\{\{([A-Za-z_]{1,32})\}\}|\[%([A-Za-z_]{1,32})%\]/g;
 
 /** Variables whose value is a whole absolute path ({{user_home}}); every other is one segment. */
 export const PATH_VARIABLES: ReadonlySet<string> = new Set(['user_home']);

@@ -4,7 +4,10 @@
 // the functions below, so a variable can never inject a line break into the SSH identification
 // string (RFC 4253 section 4.2) or a terminal escape into a banner.
 //
-// Protocol-neutral on purpose: FTP greetings use the same set.
+// Protocol-neutral on purpose: FTP greetings use the same set. The notation ({{name}}, and the
+// legacy [%NAME%]) is config/template.ts's, the same as VFS targets'.
+import { expandTemplate, templateVariables } from '../../config/template.ts';
+import { formatDay } from '../../vfs/params.ts';
 
 export interface GreetingContext {
   readonly serverName: string;
@@ -36,8 +39,6 @@ export const GREETING_VARIABLES = [
   'today_utc',
 ] as const;
 export type GreetingVariable = (typeof GREETING_VARIABLES)[number];
-
-const PATTERN = /\{\{\s*([a-z_]{1,32})\s*\}\}/g;
 
 const pad = (value: number, width = 2): string => String(value).padStart(width, '0');
 
@@ -82,9 +83,9 @@ function valueOf(name: GreetingVariable, ctx: GreetingContext): string {
     case 'time_utc':
       return `${pad(utc.hh)}:${pad(utc.mm)}:${pad(utc.ss)}`;
     case 'today':
-      return `${pad(local.y, 4)}${pad(local.m)}${pad(local.d)}`;
+      return formatDay(ctx.now, false);
     case 'today_utc':
-      return `${pad(utc.y, 4)}${pad(utc.m)}${pad(utc.d)}`;
+      return formatDay(ctx.now, true);
   }
 }
 
@@ -94,12 +95,14 @@ function isGreetingVariable(name: string): name is GreetingVariable {
 
 /** Expands known variables; an unknown one stays as written (see unknownVariables for validation). */
 export function expandVariables(template: string, ctx: GreetingContext): string {
-  return template.replace(PATTERN, (whole, name: string) => (isGreetingVariable(name) ? valueOf(name, ctx) : whole));
+  return expandTemplate(template, ({ text, name }) => (isGreetingVariable(name) ? valueOf(name, ctx) : text));
 }
 
 /** Variable names in `template` that expandVariables does not know: for config validation. */
 export function unknownVariables(template: string): string[] {
-  return [...template.matchAll(PATTERN)].map((m) => m[1]!).filter((name) => !isGreetingVariable(name));
+  return templateVariables(template)
+    .map(({ name }) => name)
+    .filter((name) => !isGreetingVariable(name));
 }
 
 /**
