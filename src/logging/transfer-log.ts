@@ -13,7 +13,8 @@ export type TransferOperation =
   | 'rmdir'
   | 'setstat'
   | 'symlink'
-  | 'link';
+  | 'link'
+  | 'copy';
 
 export interface TransferRecord {
   readonly time: Date;

@@ -29,6 +29,8 @@ export interface OpenFileContext {
   readonly append: boolean;
   /** A stream already opened at offset 0 (creation or truncation at open). */
   readonly initialWriter?: Writable | undefined;
+  /** The storage's identity of the file when it was opened, if it existed then. */
+  readonly identity?: string | undefined;
   stat(): Promise<SessionStat>;
   setStat(changes: SetStatChanges): Promise<void>;
 }
@@ -100,6 +102,7 @@ export class DriverOpenFile implements OpenFile {
   #appendAt: number;
   #failure: FerryError | undefined;
   #closed = false;
+  #identity: Promise<string | undefined> | undefined;
 
   constructor(ctx: OpenFileContext) {
     this.#ctx = ctx;
@@ -151,6 +154,21 @@ export class DriverOpenFile implements OpenFile {
       await this.#settle();
       if (this.#transfer.writable) await this.#ctx.driver.sync(this.#ctx.driverPath);
     });
+  }
+
+  async sameFileAs(other: OpenFile): Promise<boolean> {
+    if (!(other instanceof DriverOpenFile)) return false;
+    const [mine, theirs] = await Promise.all([this.#identityOf(), other.#identityOf()]);
+    if (mine !== undefined && theirs !== undefined) return mine === theirs;
+    // A storage without identities has no hard links: the resolved storage path names the file.
+    return this.#ctx.driver === other.#ctx.driver && this.#ctx.driverPath === other.#ctx.driverPath;
+  }
+
+  /** Known from the open when the file existed; a file the open created is asked once. */
+  #identityOf(): Promise<string | undefined> {
+    const ctx = this.#ctx;
+    this.#identity ??= ctx.identity !== undefined ? Promise.resolve(ctx.identity) : ctx.driver.stat(ctx.driverPath).then((entry) => entry.identity, () => undefined);
+    return this.#identity;
   }
 
   close(): Promise<void> {

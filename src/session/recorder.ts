@@ -93,13 +93,13 @@ export class OperationRecorder {
    * A streamed transfer has started: noted in the open-transfers journal now, so that a node
    * that dies before its end still logs it at the next start. `end` writes its line(s).
    */
-  begin(operation: TransferOperation, path: string): OngoingTransfer {
+  begin(operation: TransferOperation, path: string, target?: string): OngoingTransfer {
     const started = this.#now();
     const forget = this.#log.begin?.(this.#identity(operation, path, started));
     return {
       started,
       end: (lines) => {
-        for (const line of lines) this.record(line.operation, path, line.status, { bytes: line.bytes, durationMs: this.#now() - started });
+        for (const line of lines) this.record(line.operation, path, line.status, { bytes: line.bytes, durationMs: this.#now() - started, ...(target === undefined ? {} : { target }) });
         forget?.();
       },
     };

@@ -4,6 +4,7 @@
 // let the driver act, write the transfer log. DESIGN.md "The one path every transfer takes".
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { NodeFacts } from '../config/disk-target.ts';
 import type { Subsystem } from '../config/model/permissions.ts';
@@ -50,6 +51,19 @@ export interface OpenSessionOptions {
   readonly sessCustData?: string;
   /** {{user_home}}: the LDAP/AD home directory. */
   readonly ldapHome?: string;
+}
+
+/** What a server-side copy asks of its source and of its target. */
+const COPY_SOURCE: TransferIntent = { read: true, write: false, create: false, exclusive: false, truncate: false, append: false, offset: 0 };
+const COPY_TARGET: TransferIntent = { read: false, write: true, create: true, exclusive: true, truncate: true, append: false, offset: 0 };
+
+/**
+ * Two targets name one file: by the storage's identity where it has one (a hard link, a symlink,
+ * two folders over one directory), else by mount and resolved storage path.
+ */
+function sameFile(a: Target, aEntry: EntryInfo, b: Target, bEntry: EntryInfo): boolean {
+  if (aEntry.identity !== undefined && bEntry.identity !== undefined) return aEntry.identity === bEntry.identity;
+  return a.mount === b.mount && a.realPath === b.realPath;
 }
 
 /** A file can appear and vanish between check and act more than once, but not forever. */
@@ -210,7 +224,7 @@ class ProtocolSession implements Session {
     };
     return this.#rec.start(write ? 'upload' : 'download', path, async () => {
       const t = await this.#paths.target(path, true);
-      const { transfer, opened } = await this.#startTransfer(t, intent, async (decision) => {
+      const { transfer, opened, existing } = await this.#startTransfer(t, intent, async (decision) => {
         // Creation and truncation happen at open, as clients expect (a zero-byte upload exists).
         if (decision === 'create') return t.mount.driver.openWrite(t.realPath, { exclusive: true });
         if (decision === 'modify' && intent.truncate) return t.mount.driver.openWrite(t.realPath, { truncate: true, mustExist: true });
@@ -223,6 +237,7 @@ class ProtocolSession implements Session {
         transfer,
         append: intent.append,
         initialWriter: opened,
+        identity: existing?.identity,
         stat: () => this.stat(t.virtualPath),
         setStat: (changes) => this.setStat(t.virtualPath, changes),
       });
@@ -286,8 +301,9 @@ class ProtocolSession implements Session {
     t: Target,
     intent: TransferIntent,
     open: (decision: TransferDecision, existing: EntryInfo | undefined) => Promise<T>,
-  ): Promise<{ transfer: Transfer; opened: T }> {
-    const place: DecisionPlace = { path: t.virtualPath, capabilities: t.mount.driver.capabilities, require: (operation) => this.#paths.require(t, operation) };
+    copyFrom?: string,
+  ): Promise<{ transfer: Transfer; opened: T; existing: EntryInfo | undefined }> {
+    const place = this.#place(t);
     const { existing, result } = await this.#decideAndAct(t, async (existing) => {
       const decision = decideTransfer(intent, existing, place);
       return { decision, opened: await open(decision, existing) };
@@ -299,12 +315,17 @@ class ProtocolSession implements Session {
       readable: intent.read,
       writable: intent.write,
       size: intent.truncate ? 0 : (existing?.size ?? 0),
-      journal: this.#rec.begin(intent.write ? 'upload' : 'download', t.virtualPath),
+      journal: copyFrom === undefined ? this.#rec.begin(intent.write ? 'upload' : 'download', t.virtualPath) : this.#rec.begin('copy', copyFrom, t.virtualPath),
+      copy: copyFrom !== undefined,
       limiter: this.#limiter,
       onEnd: (ended) => this.#transfers.delete(ended),
     });
     this.#transfers.add(transfer);
-    return { transfer, opened: result.opened };
+    return { transfer, opened: result.opened, existing };
+  }
+
+  #place(t: Target): DecisionPlace {
+    return { path: t.virtualPath, capabilities: t.mount.driver.capabilities, require: (operation) => this.#paths.require(t, operation) };
   }
 
   /**
@@ -408,6 +429,47 @@ class ProtocolSession implements Session {
     );
   }
 
+  copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    return this.#copy(from, to, Boolean(options.overwrite));
+  }
+
+  async #copy(from: string, to: string, overwrite: boolean): Promise<void> {
+    const { input, output } = await this.#rec.start('copy', from, async () => {
+      const source = await this.#paths.target(from, true);
+      const dest = await this.#paths.target(to, true);
+      if (dest.virtualPath === '/' || dest.isMountPoint || dest.isMountParent) throw virtualFolderRefusal(dest.virtualPath);
+      const entry = await this.#paths.entryOrUndefined(source);
+      decideTransfer(COPY_SOURCE, entry, this.#place(source));
+      const input = await source.mount.driver.openRead(source.realPath);
+      try {
+        const intent: TransferIntent = { ...COPY_TARGET, exclusive: !overwrite };
+        const open = async (decision: TransferDecision, existing: EntryInfo | undefined) => {
+          if (existing && entry && sameFile(source, entry, dest, existing)) {
+            throw new FerryError('invalid-request', 'the source and the destination are the same file', { detail: `${source.virtualPath} -> ${dest.virtualPath}` });
+          }
+          return this.#openUpload(dest, intent, decision);
+        };
+        const { transfer, opened } = await this.#startTransfer(dest, intent, open, source.virtualPath);
+        const { staging, target } = opened;
+        const output = new MeteredWritable(target, transfer, {
+          ...(staging.commit ? { commit: staging.commit } : {}),
+          keepPartial: staging.keepPartial,
+          discard: () => staging.discard().catch((error: unknown) => void this.#rec.fail(error, dest.virtualPath)),
+        });
+        return { input, output };
+      } catch (error) {
+        input.destroy();
+        throw error;
+      }
+    });
+    try {
+      // The transfer writes the copy's line when the output closes, success or failure.
+      await pipeline(input, output);
+    } catch (error) {
+      throw this.#rec.fail(error, from);
+    }
+  }
+
   /** A directory holding an override or a mount must not carry its content out from under it. */
   #refuseMovingRules(source: Target, dest: Target, entry: EntryInfo): void {
     if (entry.type !== 'dir') return;
@@ -418,10 +480,12 @@ class ProtocolSession implements Session {
     }
   }
 
-  setStat(path: string, changes: SetStatChanges): Promise<void> {
+  setStat(path: string, changes: SetStatChanges, options: { follow?: boolean } = {}): Promise<void> {
     return this.#rec.logged('setstat', path, async () => {
-      const t = await this.#paths.target(path, true);
+      const t = await this.#paths.target(path, options.follow ?? true);
       const entry = await this.#paths.entry(t);
+      // Storages change a link's target, not the link (there is no lchmod on Linux).
+      if (entry.type === 'symlink') throw new FerryError('unsupported', 'changing the attributes of a symbolic link itself is not supported', { detail: t.virtualPath });
       const isDir = entry.type === 'dir';
       this.#paths.require(t, isDir ? 'setStatDir' : 'setStatFile');
       if (changes.size !== undefined) {

@@ -90,8 +90,8 @@ export interface TransferInfo {
   readonly id: string;
   readonly path: string;
   readonly decision: TransferDecision;
-  /** `upload` for anything that writes, `download` for reads only. */
-  readonly operation: 'upload' | 'download';
+  /** `upload` for anything that writes, `download` for reads only, `copy` for a server-side copy. */
+  readonly operation: 'upload' | 'download' | 'copy';
   /** ms since the epoch. */
   readonly startedAt: number;
   readonly bytesRead: number;
@@ -108,6 +108,8 @@ export interface TransferOptions {
   readonly size: number;
   /** The open-transfers journal entry; `end` writes the lines. */
   readonly journal: OngoingTransfer;
+  /** A server-side copy: one `copy` line with the bytes written, instead of upload/download lines. */
+  readonly copy?: boolean;
   readonly limiter: TransferLimiter | null;
   /** Runs once, when the transfer ended: the session forgets it. */
   readonly onEnd: (transfer: Transfer) => void;
@@ -131,6 +133,7 @@ export class Transfer {
   bytesRead = 0;
   bytesWritten = 0;
   readonly #journal: OngoingTransfer;
+  readonly #copy: boolean;
   readonly #limiter: TransferLimiter | null;
   readonly #onEnd: (transfer: Transfer) => void;
   /** Set by the carrier (handle or stream): how to cut it off. */
@@ -149,12 +152,14 @@ export class Transfer {
     this.size = options.size;
     this.startedAt = options.journal.started;
     this.#journal = options.journal;
+    this.#copy = options.copy ?? false;
     this.#limiter = options.limiter;
     this.#onEnd = options.onEnd;
     this.#endedSignal = new Promise((resolve) => (this.#signalEnd = resolve));
   }
 
-  get operation(): 'upload' | 'download' {
+  get operation(): 'upload' | 'download' | 'copy' {
+    if (this.#copy) return 'copy';
     return this.writable ? 'upload' : 'download';
   }
 
@@ -209,6 +214,7 @@ export class Transfer {
   #lines(outcome: TransferEnd): TransferLine[] {
     const error = outcome.error ?? this.#stopped;
     const status = error?.kind ?? (outcome.complete ? 'ok' : 'incomplete');
+    if (this.#copy) return [{ operation: 'copy', status, bytes: this.bytesWritten }];
     const lines: TransferLine[] = [];
     if (this.writable) lines.push({ operation: 'upload', status, bytes: this.bytesWritten });
     if (this.readable && (this.bytesRead > 0 || !this.writable)) lines.push({ operation: 'download', status, bytes: this.bytesRead });

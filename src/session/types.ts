@@ -60,6 +60,8 @@ export interface OpenFile {
   setStat(changes: SetStatChanges): Promise<void>;
   /** Flushes coalesced writes and asks the storage to persist them. */
   sync(): Promise<void>;
+  /** Whether both handles reach one file, by the storage's identity of it, not by name. */
+  sameFileAs(other: OpenFile): Promise<boolean>;
   /** Flushes, closes, logs the transfer. Safe to call twice. */
   close(): Promise<void>;
   /**
@@ -105,7 +107,15 @@ export interface Session {
   rmdir(path: string): Promise<void>;
   remove(path: string): Promise<void>;
   rename(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
-  setStat(path: string, changes: SetStatChanges): Promise<void>;
+  /**
+   * Server-side copy of a file (WebClient copy, SFTP cp): needs fileGet on `from` and filePut
+   * (new) or fileModify (existing, with `overwrite`) on `to`, through the same decision, upload
+   * mode and limits as an upload; the same file under another name (hard link, symlink) is
+   * refused. Logged as one `copy` line with the bytes written.
+   */
+  copy(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
+  /** With `follow: false` (lsetstat) a symbolic link itself is named, which is refused as unsupported. */
+  setStat(path: string, changes: SetStatChanges, options?: { follow?: boolean }): Promise<void>;
   readlink(path: string): Promise<string>;
   symlink(target: string, path: string): Promise<void>;
   link(existing: string, path: string): Promise<void>;

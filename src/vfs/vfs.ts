@@ -25,6 +25,11 @@ export interface EntryInfo {
   readonly atimeMs: number;
   /** POSIX permission bits (0o777 part); drivers without modes report 0o644 / 0o755. */
   readonly mode: number;
+  /**
+   * Equal for two names of one file and only for them (disk: device and inode, so hard links
+   * and symlinks are seen through); absent where the storage cannot tell.
+   */
+  readonly identity?: string;
 }
 
 /**

@@ -15,7 +15,7 @@ function typeOf(stats: Stats): EntryType {
 }
 
 export function entryOf(name: string, stats: Stats): EntryInfo {
-  return { name, type: typeOf(stats), size: stats.size, mtimeMs: stats.mtimeMs, atimeMs: stats.atimeMs, mode: stats.mode & 0o777 };
+  return { name, type: typeOf(stats), size: stats.size, mtimeMs: stats.mtimeMs, atimeMs: stats.atimeMs, mode: stats.mode & 0o777, identity: `${stats.dev}:${stats.ino}` };
 }
 
 /** A name read from disk, or why a client could not address it (the listing hides it). */

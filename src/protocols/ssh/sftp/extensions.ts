@@ -1,6 +1,7 @@
 // SSH_FXP_EXTENDED requests: the OpenSSH extensions its clients use (OpenSSH PROTOCOL section 4)
 // and two from draft-ietf-secsh-filexfer-extensions-00 (copy-data, home-directory). Each row is
 // advertised in SSH_FXP_VERSION with its version, as sftp-server.c `compose_extension` does.
+import { expandHome } from '../../../session/cwd.ts';
 import type { SpaceInfo } from '../../../vfs/vfs.ts';
 import { FX, MAX_PATH_BYTES } from './constants.ts';
 import type { RequestContext, RequestRow } from './context.ts';
@@ -8,7 +9,7 @@ import type { FileHandle } from './handles.ts';
 import { handleOf, readFull, serialize } from './handles.ts';
 import type { SftpReader } from './reader.ts';
 import type { Reply } from './replies.ts';
-import { OK, StatusError, oneName, status } from './replies.ts';
+import { OK, oneName, status } from './replies.ts';
 import { changesFromAttrs } from './attrs.ts';
 
 export interface ExtensionRow extends RequestRow<string> {
@@ -80,12 +81,7 @@ async function lsetstat(ctx: RequestContext, r: SftpReader): Promise<Reply> {
   const { changes, ownerOnly } = changesFromAttrs(r.attrs());
   if (ownerOnly) return status(FX.OP_UNSUPPORTED, 'Changing the owner or group is not supported');
   if (Object.keys(changes).length === 0) return OK;
-  // The Session's setStat follows links; refuse rather than change the link's target.
-  const entry = await ctx.session.stat(path, { follow: false });
-  if (entry.type === 'symlink') {
-    return status(FX.OP_UNSUPPORTED, 'Changing the attributes of a symbolic link itself is not supported');
-  }
-  await ctx.session.setStat(path, changes);
+  await ctx.session.setStat(path, changes, { follow: false });
   return OK;
 }
 
@@ -98,19 +94,10 @@ async function limits(ctx: RequestContext): Promise<Reply> {
   };
 }
 
-/** "~", "~/x" and "~<own name>/x" name the user's home, which is the virtual root "/". */
-function expandTilde(path: string, username: string): string {
-  if (!path.startsWith('~')) return path === '' ? '.' : path;
-  const slash = path.indexOf('/');
-  const who = slash < 0 ? path.slice(1) : path.slice(1, slash);
-  if (who !== '' && who !== username) throw new StatusError(FX.NO_SUCH_FILE, 'No such user');
-  return slash < 0 ? '/' : `/${path.slice(slash + 1)}`;
-}
-
 // string path -> NAME, as REALPATH
 async function expandPath(ctx: RequestContext, r: SftpReader): Promise<Reply> {
   const path = r.path();
-  return oneName(await ctx.session.realpath(expandTilde(path, ctx.session.user.username)));
+  return oneName(await ctx.session.realpath(expandHome(path, ctx.session.user.username)));
 }
 
 // string username ("" for oneself) -> NAME
@@ -134,10 +121,12 @@ function copyData(ctx: RequestContext, r: SftpReader): Promise<Reply> {
   const readLength = r.u64('read length');
   const to = ctx.handles.lookupFile(handleOf(r));
   const writeOffset = r.u64('write offset');
-  if (from === to || from.path === to.path) {
-    return Promise.resolve(status(FX.FAILURE, 'copy-data cannot read and write the same file'));
-  }
+  const same = status(FX.FAILURE, 'copy-data cannot read and write the same file');
+  // Checked before queueing: one handle cannot wait on itself.
+  if (from === to) return Promise.resolve(same);
   return serializeBoth(from, to, async () => {
+    // By identity, not by name: two names (a hard link, a symlink) can be one file.
+    if (await from.file.sameFileAs(to.file)) return same;
     let copied = 0;
     while (readLength === 0 || copied < readLength) {
       const want = readLength === 0 ? ctx.limits.maxReadLength : Math.min(ctx.limits.maxReadLength, readLength - copied);

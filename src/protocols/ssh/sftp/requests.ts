@@ -4,7 +4,8 @@
 // confinement and quotas; nothing here checks them.
 import type { OpenFlags } from '../../../session/types.ts';
 import type { EntryInfo } from '../../../vfs/vfs.ts';
-import { changesFromAttrs, longName } from './attrs.ts';
+import { formatListLine } from '../../../session/listing.ts';
+import { changesFromAttrs } from './attrs.ts';
 import { FX, FXF, FXP } from './constants.ts';
 import type { RequestContext, RequestRow } from './context.ts';
 import { EXTENSION_ROWS } from './extensions.ts';
@@ -152,7 +153,7 @@ function readdir(ctx: RequestContext, r: SftpReader): Promise<Reply> {
         break;
       }
       const entry = next.value;
-      const longname = longName(entry, owner, now);
+      const longname = formatListLine(entry, owner, now);
       names.push({ filename: entry.name, longname, entry });
       bytes += 2 * Buffer.byteLength(entry.name) + longname.length + 64;
     }

@@ -5,7 +5,7 @@ import { PacketFramer, PacketTooLong } from '../../../../../src/protocols/ssh/sf
 import { MalformedPacket, SftpReader } from '../../../../../src/protocols/ssh/sftp/reader.ts';
 import { SftpWriter } from '../../../../../src/protocols/ssh/sftp/writer.ts';
 import { ATTR, FXP } from '../../../../../src/protocols/ssh/sftp/constants.ts';
-import { changesFromAttrs, longName, wireMode } from '../../../../../src/protocols/ssh/sftp/attrs.ts';
+import { changesFromAttrs, wireMode } from '../../../../../src/protocols/ssh/sftp/attrs.ts';
 
 function frame(payload: Buffer): Buffer {
   const head = Buffer.alloc(4);
@@ -141,12 +141,4 @@ test('the wire mode carries the file type bits clients test with S_ISDIR', () =>
   assert.equal(wireMode({ ...base, type: 'dir', mode: 0o755 }), 0o40755);
   assert.equal(wireMode({ ...base, type: 'file', mode: 0o644 }), 0o100644);
   assert.equal(wireMode({ ...base, type: 'symlink', mode: 0o777 }), 0o120777);
-});
-
-test('the long name has the layout of ls -l as OpenSSH prints it', () => {
-  const now = Date.UTC(2026, 10, 24, 12, 0);
-  const recent = { name: 'report.csv', type: 'file' as const, size: 1234, mode: 0o640, atimeMs: 0, mtimeMs: Date.UTC(2026, 10, 3, 9, 5) };
-  assert.equal(longName(recent, 'alice', now), '-rw-r-----    1 alice    alice        1234 Nov  3 09:05 report.csv');
-  const old = { ...recent, name: 'old', type: 'dir' as const, mode: 0o755, size: 4096, mtimeMs: Date.UTC(2020, 0, 15) };
-  assert.equal(longName(old, 'a-very-long-user', now), 'drwxr-xr-x    1 a-very-long-user a-very-long-user     4096 Jan 15  2020 old');
 });

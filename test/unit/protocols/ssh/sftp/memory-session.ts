@@ -128,6 +128,8 @@ export class MemorySession implements Session {
       stat: async () => this.#info(p, file),
       setStat: async (changes) => this.#apply(file, changes),
       sync: async () => {},
+      // One node per path in this double: the same path is the same file.
+      sameFileAs: async (other) => other.path === p,
       close: async () => {
         if (!closed) this.closedFiles++;
         closed = true;
@@ -178,6 +180,10 @@ export class MemorySession implements Session {
     if (changes.mode !== undefined) node.mode = changes.mode;
     if (changes.mtimeMs !== undefined) node.mtimeMs = changes.mtimeMs;
     if (changes.size !== undefined) node.data = Buffer.concat([node.data, Buffer.alloc(changes.size)]).subarray(0, changes.size);
+  }
+
+  async copy(): Promise<never> {
+    throw new FerryError('unsupported', 'not in this test double');
   }
 
   async setStat(path: string, changes: SetStatChanges): Promise<void> {
