@@ -17,8 +17,11 @@ export const WRITE_CHUNK = 1024 * 1024;
 export const MAX_QUEUED = 4 * WRITE_CHUNK;
 const MAX_POOLED = MAX_QUEUED / WRITE_CHUNK + 2;
 
-/** Resolves on 'drain'; rejects if the stream fails or closes first. */
-export function waitDrain(stream: Writable): Promise<void> {
+/**
+ * Resolves on 'drain'; rejects if the stream fails or closes first (a close without an error
+ * rejects with what `closed` makes: a protocol names its own channel's end).
+ */
+export function waitDrain(stream: Writable, closed: () => Error = () => new Error('stream closed before drain')): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (error?: unknown) => {
       stream.off('drain', onDrain).off('error', done).off('close', onClose);
@@ -26,7 +29,7 @@ export function waitDrain(stream: Writable): Promise<void> {
       else resolve();
     };
     const onDrain = () => done();
-    const onClose = () => done(stream.errored ?? new Error('stream closed before drain'));
+    const onClose = () => done(stream.errored ?? closed());
     stream.on('drain', onDrain).on('error', done).on('close', onClose);
   });
 }

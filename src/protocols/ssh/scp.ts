@@ -8,6 +8,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { FerryError, isFerryError } from '../../session/errors.ts';
 import { expandGlob } from '../../session/glob.ts';
+import { waitDrain } from '../../session/streams.ts';
 import type { Session } from '../../session/types.ts';
 import type { ScpCommand } from './scp-wire.ts';
 import { MAX_DEPTH, MAX_RECORD_LENGTH, ScpProtocolError, formatEntry, formatStatus, formatTimes, parseRecord } from './scp-wire.ts';
@@ -96,15 +97,7 @@ const broken = new WeakSet<Writable>();
 async function writeAll(stream: Writable, data: Buffer | string): Promise<void> {
   if (broken.has(stream) || stream.destroyed || stream.writableEnded) throw new ScpProtocolError('channel closed');
   if (stream.write(data)) return;
-  await new Promise<void>((resolve, reject) => {
-    const done = (error?: Error) => {
-      stream.off('drain', done).off('close', closed).off('error', done);
-      if (error) reject(error);
-      else resolve();
-    };
-    const closed = () => done(new ScpProtocolError('channel closed'));
-    stream.on('drain', done).on('close', closed).on('error', done);
-  });
+  await waitDrain(stream, () => new ScpProtocolError('channel closed'));
 }
 
 const OK = Buffer.from([0]);
