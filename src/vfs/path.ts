@@ -29,6 +29,18 @@ const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\\]/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * A name or path from bytes (a client's, or the disk's): undefined for invalid UTF-8, never
+ * replaced, so two names cannot decode to one; a leading BOM is kept as part of the name.
+ */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function invalid(message: string, detail: string): FerryError {
   return new FerryError('invalid-path', message, { detail });
 }
@@ -48,11 +60,9 @@ export function characterProblem(text: string): string | undefined {
 /** Decodes a path received as bytes (SFTP, SCP); invalid UTF-8 is refused, never replaced. */
 export function decodeClientPath(bytes: Uint8Array): string {
   if (bytes.length > MAX_PATH_BYTES * 2) throw invalid('path is too long', `${bytes.length} bytes`);
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw notAllowed('not valid UTF-8; rename the file using UTF-8 characters', 'invalid UTF-8');
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw notAllowed('not valid UTF-8; rename the file using UTF-8 characters', 'invalid UTF-8');
+  return text;
 }
 
 function checkCharacters(input: string): void {

@@ -1,11 +1,9 @@
 // File-system helpers of the disk driver: entries from stats, listing names, no-replace rename.
 import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { joinPath, nameProblem } from '../path.ts';
+import { decodeUtf8, joinPath, nameProblem } from '../path.ts';
 import type { EntryInfo, EntryType } from '../vfs.ts';
 import { errnoOf, mapFsError } from './fs-errors.ts';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function typeOf(stats: Stats): EntryType {
   if (stats.isFile()) return 'file';
@@ -20,12 +18,8 @@ export function entryOf(name: string, stats: Stats): EntryInfo {
 
 /** A name read from disk, or why a client could not address it (the listing hides it). */
 export function decodeName(raw: Buffer): { readonly name: string } | { readonly hidden: string } {
-  let name: string;
-  try {
-    name = utf8.decode(raw);
-  } catch {
-    return { hidden: 'not valid UTF-8' };
-  }
+  const name = decodeUtf8(raw);
+  if (name === undefined) return { hidden: 'not valid UTF-8' };
   const problem = nameProblem(name);
   return problem === undefined ? { name } : { hidden: problem };
 }
