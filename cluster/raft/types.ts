@@ -137,17 +137,6 @@ export function isLocalMessage(type: MessageType): boolean {
   return type === 'hup' || type === 'beat' || type === 'check-quorum' || type === 'unreachable' || type === 'snap-status';
 }
 
-/** Responses: steppable from any peer without changing our term first when they are stale. */
-export function isResponseMessage(type: MessageType): boolean {
-  return (
-    type === 'append-resp' ||
-    type === 'vote-resp' ||
-    type === 'pre-vote-resp' ||
-    type === 'heartbeat-resp' ||
-    type === 'read-index-resp'
-  );
-}
-
 export function entryPayloadSize(e: Entry): number {
   return e.data.byteLength;
 }

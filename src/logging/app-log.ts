@@ -70,8 +70,3 @@ export function openAppLog(options: { logDir: string; level?: string; stderrLeve
       }),
   };
 }
-
-/** A logger that drops everything; for unit tests that do not look at the log. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}

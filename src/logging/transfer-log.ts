@@ -49,6 +49,3 @@ export interface TransferLog {
    */
   begin?(transfer: OpenTransfer): () => void;
 }
-
-/** Discards records; for unit tests that do not look at the log. */
-export const nullTransferLog: TransferLog = { write() {} };

@@ -137,21 +137,21 @@ export class DriverOpenFile implements OpenFile {
 
   stat(): Promise<SessionStat> {
     return this.#enqueue(async () => {
-      await this.#settle();
+      await this.#endWriter();
       return this.#ctx.stat();
     });
   }
 
   setStat(changes: SetStatChanges): Promise<void> {
     return this.#enqueue(async () => {
-      await this.#settle();
+      await this.#endWriter();
       await this.#ctx.setStat(changes);
     });
   }
 
   sync(): Promise<void> {
     return this.#enqueue(async () => {
-      await this.#settle();
+      await this.#endWriter();
       if (this.#transfer.writable) await this.#ctx.driver.sync(this.#ctx.driverPath);
     });
   }
@@ -324,10 +324,6 @@ export class DriverOpenFile implements OpenFile {
   }
 
   /** Flushes pending writes so that stat, setStat and reads see them. */
-  async #settle(): Promise<void> {
-    await this.#endWriter();
-  }
-
   async #endWriter(): Promise<void> {
     if (this.#ahead.size > 0) await this.#flushAhead();
     const writer = this.#writer;
