@@ -13,7 +13,7 @@
 //   cannot lead there either (`diskRootRefusal`, called by the disk driver).
 // Pure: no I/O; callers pass the node's facts and, at login, the real paths.
 import path from 'node:path';
-import { PATH_VARIABLES } from './model/vfs-profile.ts';
+import { NODE_FILES_VARIABLE, PATH_VARIABLES } from './model/vfs-profile.ts';
 import { templateVariables } from './template.ts';
 
 /** What only this node knows and a target is judged against. */
@@ -180,7 +180,12 @@ function placementProblem(shape: Shape, facts: NodeFacts): string | undefined {
  * variables could lead to a refused place; below a {{user_home}} only the login check can tell.
  */
 export function diskTargetPlacementProblem(target: string, facts: NodeFacts): string | undefined {
-  return placementProblem(shapeOf(target, true), facts);
+  return placementProblem(shapeOf(onThisNode(target, facts), true), facts);
+}
+
+/** A target as this node reads it: a leading {{node_files}} is its own <data>/files. */
+export function onThisNode(target: string, facts: NodeFacts): string {
+  return target.replace(NODE_FILES_VARIABLE, filesArea(path.posix.resolve(facts.dataDir)));
 }
 
 /**

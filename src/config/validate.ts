@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import type { Command } from './commands.ts';
 import { checkCommandShape } from './commands.ts';
-import { diskTargetPlacementProblem } from './disk-target.ts';
+import { diskTargetPlacementProblem, onThisNode } from './disk-target.ts';
 import type { NodeFacts } from './disk-target.ts';
 import { isPermission, isSubsystem, PERMISSIONS, SUBSYSTEMS } from './model/permissions.ts';
 import type { Site } from './model/site.ts';
@@ -118,7 +118,8 @@ function normalizedProblem(path: string): string | undefined {
  * A disk VFS target: an absolute, normalized directory path on the node, away from the node's
  * data directory and from system directories (config/disk-target.ts).
  */
-export function diskTargetProblem(target: string, facts: NodeFacts): string | undefined {
+export function diskTargetProblem(configured: string, facts: NodeFacts): string | undefined {
+  const target = onThisNode(configured, facts);
   if (target.includes('\\')) return 'must be a POSIX path using "/", never "\\"';
   if (!target.startsWith('/')) return `must be an absolute directory path (e.g. /srv/ferry/${target})`;
   // The disk driver refuses the file system root as a VFS root: it would expose the whole node.

@@ -53,7 +53,8 @@ export async function planFirstStart(options: {
     command({ type: 'site.put', site: defaultSite({ id: DEFAULT_SITE_ID, host: options.host, port: options.port, hostKeys }) }),
     command({
       type: 'vfs.put',
-      vfs: { id: DEFAULT_VFS_ID, name: 'Home directories', kind: 'disk', target: path.join(options.dataDir, 'files', '{{username}}') },
+      // {{node_files}}: each node's own <data>/files, so the replicated profile names no node's path.
+      vfs: { id: DEFAULT_VFS_ID, name: 'Home directories', kind: 'disk', target: '{{node_files}}/{{username}}' },
     }),
     command({
       type: 'user.put',

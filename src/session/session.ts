@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
+import path from 'node:path';
+import { filesArea } from '../config/disk-target.ts';
 import type { NodeFacts } from '../config/disk-target.ts';
 import type { Subsystem } from '../config/model/permissions.ts';
 import { DEFAULT_UPLOAD_MODE, UPLOAD_MODES } from '../config/model/site.ts';
@@ -92,7 +94,14 @@ export async function openSession(
   try {
     if (!user.enabled) throw new FerryError('permission-denied', 'this account is disabled', { detail: user.username });
     if (protocol !== 'ssh' && !user.subsystems.includes(protocol)) throw subsystemRefusal(user, protocol);
-    const params = { username: user.username, userDesc: user.description, userHome: options.ldapHome, sessCustData: options.sessCustData, now: deps.now() };
+    const params = {
+      username: user.username,
+      userDesc: user.description,
+      userHome: options.ldapHome,
+      sessCustData: options.sessCustData,
+      now: deps.now(),
+      nodeFiles: filesArea(path.posix.resolve(deps.node.dataDir)),
+    };
     const table = await buildMountTable({ view: deps.view, node: deps.node, drivers: deps.drivers, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
     const session = new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));

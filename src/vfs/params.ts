@@ -2,7 +2,9 @@
 // directory. Expanded once per session at login, with an injected clock.
 //
 // Variables: {{username}}, {{user_home}}, {{user_desc}}, {{today}} (YYYYMMDD, the node's local
-// time zone), {{today_utc}} (YYYYMMDD, UTC), {{sess_custdata}}; the legacy notation
+// time zone), {{today_utc}} (YYYYMMDD, UTC), {{sess_custdata}}, {{node_files}} (the files area
+// of the node serving the session, <data>/files: replicated config names no node's data
+// directory, and each node reads its own); the legacy notation
 // [%USERNAME%], [%USER_HOME%], ... names the same set (config/template.ts has the notation).
 //
 // Injection policy (decided: refuse, never sanitize). A value that is spliced into a storage path
@@ -26,9 +28,11 @@ export interface TargetParams {
   readonly sessCustData?: string | undefined;
   /** Clock (ms since the epoch) used for {{today}} and {{today_utc}}. */
   readonly now: number;
+  /** This node's files area, <data>/files, for {{node_files}}. */
+  readonly nodeFiles?: string | undefined;
 }
 
-const VARIABLES = ['username', 'user_home', 'user_desc', 'today', 'today_utc', 'sess_custdata'] as const;
+const VARIABLES = ['username', 'user_home', 'user_desc', 'today', 'today_utc', 'sess_custdata', 'node_files'] as const;
 type Variable = (typeof VARIABLES)[number];
 
 function pad(value: number, width: number): string {
@@ -54,9 +58,9 @@ function segmentValue(variable: Variable, value: string | undefined): string {
   return value;
 }
 
-function homeValue(value: string | undefined): string {
-  if (value === undefined || value === '') throw refuse('user_home', 'is not set for this user');
-  if (!isCanonicalPath(value)) throw refuse('user_home', `value ${JSON.stringify(value.slice(0, 80))} is not an absolute normalized path`);
+function pathValue(variable: 'user_home' | 'node_files', value: string | undefined): string {
+  if (value === undefined || value === '') throw refuse(variable, variable === 'user_home' ? 'is not set for this user' : 'is not known to this node');
+  if (!isCanonicalPath(value)) throw refuse(variable, `value ${JSON.stringify(value.slice(0, 80))} is not an absolute normalized path`);
   return value;
 }
 
@@ -69,7 +73,9 @@ function valueOf(variable: Variable, params: TargetParams): string {
     case 'sess_custdata':
       return segmentValue(variable, params.sessCustData);
     case 'user_home':
-      return homeValue(params.userHome);
+      return pathValue(variable, params.userHome);
+    case 'node_files':
+      return pathValue(variable, params.nodeFiles);
     case 'today':
       return formatDay(params.now, false);
     case 'today_utc':

@@ -66,3 +66,20 @@ test('a data directory written by Ferry 0.1 is migrated from the id "local" and 
   const migrations = readFileSync(path.join(dataDir, 'logs', 'ferry.log'), 'utf8').match(/config log migrated/g) ?? [];
   assert.equal(migrations.length, 1);
 });
+
+test('the first start\'s home VFS names no node\'s data directory: each node serves its own files area', async (t) => {
+  const root = tempDir();
+  t.after(() => removeDir(root));
+  const dataDir = path.join(root, 'data');
+  const node = await startFerryNode({ dataDir });
+  await node.stop();
+  const log = await LevelStorage.open(configLogDir(dataDir));
+  try {
+    const ents = log.entries(log.firstIndex(), log.lastIndex() + 1);
+    const text = ents.map((e) => new TextDecoder().decode(e.data)).join('\n');
+    assert.match(text, /"target":"\{\{node_files\}\}\/\{\{username\}\}"/);
+    assert.ok(!text.includes(dataDir), 'the replicated config does not hold this node\'s data directory');
+  } finally {
+    await log.close();
+  }
+});

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { diskRootRefusal, diskTargetPlacementProblem } from '../../../src/config/disk-target.ts';
+import { diskTargetProblem } from '../../../src/config/validate.ts';
 
 const node = { dataDir: '/srv/ferry/data' };
 
@@ -25,6 +26,13 @@ describe('disk VFS targets', () => {
     for (const target of ['/srv/ferry/data/files', '/srv/ferry/data/files/alice', '/srv/ferry/data/files/{{username}}', '/srv/ferry/other', '/srv/ferry/database', '/srv/sftp/{{username}}', '/home/alice', '/var/lib/ferry-files', '/tmp/x/{{username}}', '{{user_home}}', '{{user_home}}/ftp']) {
       assert.equal(diskTargetPlacementProblem(target, node), undefined, target);
     }
+  });
+
+  it('judge {{node_files}} as this node\'s files area, on every node', () => {
+    assert.equal(diskTargetPlacementProblem('{{node_files}}/{{username}}', node), undefined);
+    assert.equal(diskTargetPlacementProblem('{{node_files}}/{{username}}', { dataDir: '/var/lib/other-node' }), undefined);
+    assert.equal(diskTargetProblem('{{node_files}}/{{username}}', node), undefined);
+    assert.match(diskTargetProblem('{{node_files}}/../config', node) ?? '', /normalized/);
   });
 
   it('refuse a parametric target when some value of a variable would reach a refused place', () => {

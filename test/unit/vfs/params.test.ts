@@ -19,6 +19,11 @@ describe('expandTarget', () => {
     assert.equal(expandTarget('/srv/fixed', params), '/srv/fixed');
   });
 
+  it('expands {{node_files}} to the serving node\'s own files area, and refuses it where the node does not say', () => {
+    assert.equal(expandTarget('{{node_files}}/{{username}}', { ...base, nodeFiles: '/srv/ferry/data/files' }), '/srv/ferry/data/files/alice');
+    assert.throws(() => expandTarget('{{node_files}}/{{username}}', base), refused);
+  });
+
   it('accepts the legacy bracket notation in any case', () => {
     const params = { ...base, userHome: '/home/alice' };
     assert.equal(expandTarget('/srv/[%USERNAME%]', params), '/srv/alice');
