@@ -19,7 +19,7 @@ export const OPERATIONS = {
   rmdir: 'dirDelete',
   renameDir: 'dirRename',
   renameFile: 'fileRename',
-  removeFile: 'fileDelete',
+  remove: 'fileDelete',
   setStatDir: 'dirEditMetadata',
   setStatFile: 'fileEditMetadata',
   /** Download, or reading through an SFTP handle. */

@@ -396,8 +396,8 @@ class ProtocolSession implements Session {
       if (t.virtualPath === '/' || t.isMountPoint || t.isMountParent) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
       const entry = await this.#paths.entry(t);
       if (entry.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory; remove it as a directory', { detail: path });
-      this.#paths.require(t, 'removeFile');
-      await t.mount.driver.unlink(t.realPath);
+      this.#paths.require(t, 'remove');
+      await t.mount.driver.remove(t.realPath);
     });
   }
 

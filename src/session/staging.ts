@@ -44,6 +44,6 @@ export function stagingFor(mode: UploadMode, driver: VfsDriver, finalPath: strin
     keepPartial: mode === 'resume',
     // A create must not replace a file that appeared meanwhile unless the user may modify it.
     commit: () => driver.rename(path, finalPath, { overwrite: replace }),
-    discard: mode === 'atomic' ? () => driver.unlink(path) : async () => {},
+    discard: mode === 'atomic' ? () => driver.remove(path) : async () => {},
   };
 }

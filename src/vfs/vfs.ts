@@ -172,7 +172,8 @@ export interface VfsDriver {
   /** Creates the directory and its missing parents; no error if it exists. */
   mkdirp(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
-  unlink(path: string): Promise<void>;
+  /** Removes a file or a link (never a directory: `rmdir`). */
+  remove(path: string): Promise<void>;
   rename(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
   setStat(path: string, changes: SetStatChanges): Promise<void>;
   /** Returns the link text as stored (a virtual path). Needs `symlinks`. */

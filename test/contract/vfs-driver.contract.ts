@@ -120,7 +120,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       await rejectsKind(driver.openWrite('/p/f'), 'not-found');
       await driver.mkdir('/p');
       await put(driver, '/p/f', 'x');
-      await driver.unlink('/p/f');
+      await driver.remove('/p/f');
       assert.equal((await driver.stat('/p')).type, 'dir', 'an emptied directory stays');
     });
 
@@ -210,8 +210,8 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       await rejectsKind(driver.mkdir('/d'), 'exists');
       await rejectsKind(driver.mkdir('/nope/sub'), 'not-found');
       await rejectsKind(driver.rmdir('/d'), 'not-empty');
-      await rejectsKind(driver.unlink('/d'), 'is-a-directory');
-      await rejectsKind(driver.unlink('/nope'), 'not-found');
+      await rejectsKind(driver.remove('/d'), 'is-a-directory');
+      await rejectsKind(driver.remove('/nope'), 'not-found');
       await rejectsKind(driver.rmdir('/d/f'), 'not-a-directory');
       await rejectsKind(names(driver, '/d/f'), 'not-a-directory');
     });
@@ -220,7 +220,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       await driver.mkdirp('/a/b/c');
       await driver.mkdirp('/a/b/c');
       await put(driver, '/a/b/f', 'x');
-      await driver.unlink('/a/b/f');
+      await driver.remove('/a/b/f');
       await driver.rmdir('/a/b/c');
       assert.deepEqual(await names(driver, '/a/b'), []);
       await rejectsKind(driver.rmdir('/'), 'permission-denied');
@@ -295,7 +295,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       await put(driver, '/d/self/via', 'through a link');
       assert.equal(await get(driver, '/d/via'), 'through a link');
       await rejectsKind(driver.readlink('/d/f'), 'not-a-link');
-      await driver.unlink('/l');
+      await driver.remove('/l');
       assert.equal(await get(driver, '/d/f'), 'target');
       await rejectsKind(driver.symlink('/../etc', '/bad'), 'invalid-path');
     });
@@ -351,7 +351,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
           () => driver.mkdir(bad),
           () => driver.mkdirp(bad),
           () => driver.rmdir(bad),
-          () => driver.unlink(bad),
+          () => driver.remove(bad),
           () => driver.rename(bad, '/g'),
           () => driver.rename('/f', bad),
           () => driver.setStat(bad, { mtimeMs: 0 }),
@@ -421,7 +421,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
         () => driver.openWrite('/in/dir-link/new'),
         () => driver.mkdir('/in/dir-link/sub'),
         () => driver.mkdirp('/in/dir-link/sub'),
-        () => driver.unlink('/in/dir-link/secret'),
+        () => driver.remove('/in/dir-link/secret'),
         () => driver.rename('/in/dir-link/secret', '/stolen'),
         () => driver.link('/in/dir-link/secret', '/stolen'),
         () => driver.symlink('/x', '/in/dir-link/planted'),
@@ -429,7 +429,7 @@ export function runVfsDriverContract(name: string, makeDriver: MakeDriver): void
       ];
       for (const call of refused) await rejectsKind(call(), 'permission-denied');
       assert.equal(await outside.snapshot(), before, 'nothing outside the root changed');
-      await driver.unlink('/in/file-link');
+      await driver.remove('/in/file-link');
       await rejectsKind(driver.stat('/in/file-link'), 'not-found');
       assert.equal(await outside.snapshot(), before, 'removing the link left its target alone');
     });

@@ -366,7 +366,7 @@ export class LocalDriver implements VfsDriver {
     }
   }
 
-  async unlink(path: string): Promise<void> {
+  async remove(path: string): Promise<void> {
     const { physical } = await this.#resolve(path, false);
     try {
       if ((await fsp.lstat(physical)).isDirectory()) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
