@@ -47,6 +47,21 @@ export class PathResolver {
     return { ...r, realPath: r.driverPath };
   }
 
+  /**
+   * `/`, a mount point and a folder above one are made by the mount table, not the storage, and
+   * every operation that would change one is refused here, with the kind the same change meets
+   * at a real folder of that name: creating there is `exists`, removing it as a file
+   * `is-a-directory`. Displacing it (removing the folder, moving it, or putting something in its
+   * place), which a real folder would allow, is `permission-denied`.
+   */
+  refuseVirtual(t: Target, change: 'create' | 'remove' | 'displace'): void {
+    if (t.virtualPath !== '/' && !t.isMountPoint && !t.isMountParent) return;
+    const detail = { detail: t.virtualPath };
+    if (change === 'create') throw new FerryError('exists', 'a file or directory with that name already exists', detail);
+    if (change === 'remove') throw new FerryError('is-a-directory', 'the path is a directory', detail);
+    throw new FerryError('permission-denied', 'a virtual folder (or a folder containing one) cannot be removed, renamed or replaced', detail);
+  }
+
   require(t: Target, operation: Operation): void {
     requirePermission(t.permissions, operation, t.virtualPath);
   }

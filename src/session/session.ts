@@ -71,10 +71,6 @@ function sameFile(a: Target, aEntry: EntryInfo, b: Target, bEntry: EntryInfo): b
 /** A file can appear and vanish between check and act more than once, but not forever. */
 const DECISION_ATTEMPTS = 3;
 
-function virtualFolderRefusal(path: string): FerryError {
-  return new FerryError('permission-denied', 'a virtual folder (or a folder containing one) cannot be removed, renamed or replaced', { detail: path });
-}
-
 function subsystemRefusal(user: User, subsystem: Subsystem): FerryError {
   return new FerryError('subsystem-denied', `this account may not use ${subsystem}; ask your administrator to allow it`, { detail: user.username });
 }
@@ -375,7 +371,7 @@ class ProtocolSession implements Session {
   mkdir(path: string): Promise<void> {
     return this.#rec.logged('mkdir', path, async () => {
       const t = await this.#paths.target(path, false);
-      if (t.virtualPath === '/' || t.isMountPoint || t.isMountParent) throw new FerryError('exists', 'a folder with that name already exists', { detail: path });
+      this.#paths.refuseVirtual(t, 'create');
       this.#paths.require(t, 'mkdir');
       await t.mount.driver.mkdir(t.realPath);
     });
@@ -384,7 +380,7 @@ class ProtocolSession implements Session {
   rmdir(path: string): Promise<void> {
     return this.#rec.logged('rmdir', path, async () => {
       const t = await this.#paths.target(path, false);
-      if (t.virtualPath === '/' || t.isMountPoint || t.isMountParent) throw virtualFolderRefusal(t.virtualPath);
+      this.#paths.refuseVirtual(t, 'displace');
       this.#paths.require(t, 'rmdir');
       await t.mount.driver.rmdir(t.realPath);
     });
@@ -393,7 +389,7 @@ class ProtocolSession implements Session {
   remove(path: string): Promise<void> {
     return this.#rec.logged('delete', path, async () => {
       const t = await this.#paths.target(path, false);
-      if (t.virtualPath === '/' || t.isMountPoint || t.isMountParent) throw new FerryError('is-a-directory', 'the path is a directory', { detail: path });
+      this.#paths.refuseVirtual(t, 'remove');
       const entry = await this.#paths.entry(t);
       if (entry.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory; remove it as a directory', { detail: path });
       this.#paths.require(t, 'remove');
@@ -408,7 +404,7 @@ class ProtocolSession implements Session {
       async () => {
         const source = await this.#paths.target(from, false);
         const dest = await this.#paths.target(to, false);
-        for (const t of [source, dest]) if (t.virtualPath === '/' || t.isMountPoint || t.isMountParent) throw virtualFolderRefusal(t.virtualPath);
+        for (const t of [source, dest]) this.#paths.refuseVirtual(t, 'displace');
         if (source.mount !== dest.mount) {
           throw new FerryError('unsupported', 'cannot move between separately mounted folders; copy the data, then delete the original', {
             detail: `${source.virtualPath} (${source.mount.vfsId}) -> ${dest.virtualPath} (${dest.mount.vfsId})`,
@@ -446,7 +442,7 @@ class ProtocolSession implements Session {
     const { input, output } = await this.#rec.start('copy', from, async () => {
       const source = await this.#paths.target(from, true);
       const dest = await this.#paths.target(to, true);
-      if (dest.virtualPath === '/' || dest.isMountPoint || dest.isMountParent) throw virtualFolderRefusal(dest.virtualPath);
+      this.#paths.refuseVirtual(dest, 'displace');
       const entry = await this.#paths.entryOrUndefined(source);
       decideTransfer(COPY_SOURCE, entry, this.#place(source));
       const input = await source.mount.driver.openRead(source.realPath);
@@ -512,7 +508,7 @@ class ProtocolSession implements Session {
       path,
       async () => {
         const link = await this.#paths.target(path, false);
-        if (link.virtualPath === '/' || link.isMountPoint || link.isMountParent) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: path });
+        this.#paths.refuseVirtual(link, 'create');
         const pointed = normalizeVirtualPath(target, parentOf(link.virtualPath));
         const mount = this.#paths.table.mountOf(pointed);
         if (mount !== link.mount) {
@@ -532,7 +528,7 @@ class ProtocolSession implements Session {
       async () => {
         const source = await this.#paths.target(existing, false);
         const dest = await this.#paths.target(path, false);
-        if (dest.virtualPath === '/' || dest.isMountPoint || dest.isMountParent) throw new FerryError('exists', 'a file or directory with that name already exists', { detail: path });
+        this.#paths.refuseVirtual(dest, 'create');
         if (source.mount !== dest.mount) throw new FerryError('unsupported', 'a link can only point inside the same folder tree', { detail: `${source.virtualPath} -> ${dest.virtualPath}` });
         this.#paths.require(dest, 'hardlink');
         this.#paths.require(source, 'modifyFile');

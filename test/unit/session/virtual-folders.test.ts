@@ -86,10 +86,16 @@ describe('virtual folders', () => {
   it('never removes, renames or replaces a mount point or its parents', async (t) => {
     const fx = await fixture();
     t.after(fx.cleanup);
-    for (const p of ['/shared', '/deep', '/deep/drop', '/deep/drop/box', '/shared/inner']) {
+    await upload(fx.session, '/a.txt');
+    // Each refusal is the kind the same change meets at a real folder, but removing or moving it.
+    for (const p of ['/', '/shared', '/deep', '/deep/drop', '/deep/drop/box', '/shared/inner']) {
       await assert.rejects(fx.session.rmdir(p), { kind: 'permission-denied' }, p);
       await assert.rejects(fx.session.rename(p, '/renamed'), { kind: 'permission-denied' }, p);
+      await assert.rejects(fx.session.copy('/a.txt', p, { overwrite: true }), { kind: 'permission-denied' }, p);
       await assert.rejects(fx.session.mkdir(p), { kind: 'exists' }, p);
+      await assert.rejects(fx.session.symlink('a.txt', p), { kind: 'exists' }, p);
+      await assert.rejects(fx.session.link('/a.txt', p), { kind: 'exists' }, p);
+      await assert.rejects(fx.session.remove(p), { kind: 'is-a-directory' }, p);
     }
     await fx.session.mkdir('/plain');
     await assert.rejects(fx.session.rename('/plain', '/shared'), { kind: 'permission-denied' });
