@@ -9,7 +9,7 @@
 // writer first, so a read always sees every byte written before it.
 import type { SessionStat, OpenFile } from './types.ts';
 import type { PositionalReader, SetStatChanges, VfsDriver } from '../vfs/vfs.ts';
-import { FerryError } from './errors.ts';
+import { FerryError, isFerryError } from './errors.ts';
 import { CoalescingWriter, KEEP_BEHIND, READ_WINDOW, ReadWindow } from './streams.ts';
 import type { Writable } from 'node:stream';
 import type { Transfer } from './transfer.ts';
@@ -224,9 +224,29 @@ export class DriverOpenFile implements OpenFile {
     if (!this.#transfer.readable) throw misuse('the file was not opened for reading', this.path);
     if (!Number.isSafeInteger(offset) || offset < 0) throw misuse('invalid offset', String(offset));
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_LENGTH) throw misuse('invalid read length', String(length));
-    const admitted = this.#transfer.admit(length, 'read');
-    if (admitted) await admitted;
+    await this.#admit(length, 'read');
     await this.#endWriter();
+  }
+
+  /**
+   * The limiter's word on the next bytes (quotas, bandwidth). Without a limiter it returns
+   * undefined and the caller's await costs nothing more; a refusal is what the handle ends with.
+   */
+  #admit(bytes: number, direction: 'read' | 'write'): Promise<void> | undefined {
+    let admitted: Promise<void> | undefined;
+    try {
+      admitted = this.#transfer.admit(bytes, direction);
+    } catch (error) {
+      throw this.#refused(error);
+    }
+    return admitted?.catch((error: unknown) => {
+      throw this.#refused(error);
+    });
+  }
+
+  #refused(error: unknown): unknown {
+    if (isFerryError(error)) this.#failure ??= error;
+    return error;
   }
 
   /** One pread per request, as sftp-server.c does: the page cache is the read-ahead. */
@@ -274,8 +294,7 @@ export class DriverOpenFile implements OpenFile {
     if (!this.#transfer.writable) throw misuse('the file was not opened for writing', this.path);
     if (!Number.isSafeInteger(requested) || requested < 0) throw misuse('invalid offset', String(requested));
     if (data.length === 0) return;
-    const admitted = this.#transfer.admit(data.length, 'write');
-    if (admitted) await admitted;
+    await this.#admit(data.length, 'write');
     const offset = this.#ctx.append ? this.#appendAt : requested;
     this.#dropReader();
     const next = this.#writer?.next;

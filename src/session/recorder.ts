@@ -5,6 +5,7 @@ import type { OpenTransfer, TransferLog, TransferOperation } from '../logging/tr
 import { mapFsError } from '../vfs/drivers/fs-errors.ts';
 import { normalizeVirtualPath } from '../vfs/path.ts';
 import type { FerryError } from './errors.ts';
+import { HookRunner } from './hooks.ts';
 import { isFerryError } from './errors.ts';
 import type { ConnectionInfo } from './types.ts';
 
@@ -50,8 +51,17 @@ export class OperationRecorder {
   readonly #connection: ConnectionInfo;
   readonly #username: string;
   readonly #protocol: string;
+  readonly #hooks: HookRunner;
 
-  constructor(deps: { transferLog: TransferLog; logger: Logger; now: () => number }, connection: ConnectionInfo, username: string, protocol: string) {
+  /** `hooks`: the after-operation hooks see every record written here, in the order written. */
+  constructor(
+    deps: { transferLog: TransferLog; logger: Logger; now: () => number },
+    connection: ConnectionInfo,
+    username: string,
+    protocol: string,
+    hooks: HookRunner = new HookRunner(undefined),
+  ) {
+    this.#hooks = hooks;
     this.#log = deps.transferLog;
     this.#logger = deps.logger.child({ connectionId: connection.connectionId, user: username, protocol });
     this.#now = deps.now;
@@ -79,14 +89,17 @@ export class OperationRecorder {
     };
   }
 
+  /** The one place every operation's outcome goes: the transfer log, then the after hooks. */
   record(operation: TransferOperation, path: string, status: string, extra: RecordExtra = {}): void {
-    this.#log.write({
+    const record = {
       ...this.#identity(operation, path, this.#now()),
       ...(extra.target === undefined ? {} : { target: extra.target }),
       bytes: extra.bytes ?? 0,
       durationMs: extra.durationMs ?? 0,
       status,
-    });
+    };
+    this.#log.write(record);
+    this.#hooks.after(record, this.#logger);
   }
 
   /**

@@ -23,6 +23,8 @@ import { computeChecksum } from './checksum.ts';
 import { FerryError, isFerryError } from './errors.ts';
 import { buildMountTable } from './login.ts';
 import { OperationRecorder, asFerryError } from './recorder.ts';
+import { HookRunner } from './hooks.ts';
+import type { PendingOperation, PendingOperationName, SessionHooks, SessionIdentity } from './hooks.ts';
 import type { SessionRegistry } from './registry.ts';
 import { PathResolver } from './resolver.ts';
 import type { Target } from './resolver.ts';
@@ -46,6 +48,8 @@ export interface SessionDeps {
   readonly now: () => number;
   /** The node's sessions, counted per user from login to close. */
   readonly registry?: SessionRegistry;
+  /** Vetoes before operations, events after them, transfer limits (hooks.ts). */
+  readonly hooks?: SessionHooks;
 }
 
 export interface OpenSessionOptions {
@@ -86,7 +90,8 @@ export async function openSession(
   protocol: SessionProtocol,
   options: OpenSessionOptions = {},
 ): Promise<Session> {
-  const recorder = new OperationRecorder(deps, connection, user.username, protocol);
+  const hooks = new HookRunner(deps.hooks);
+  const recorder = new OperationRecorder(deps, connection, user.username, protocol, hooks);
   try {
     if (!user.enabled) throw new FerryError('permission-denied', 'this account is disabled', { detail: user.username });
     if (protocol !== 'ssh' && !user.subsystems.includes(protocol)) throw subsystemRefusal(user, protocol);
@@ -100,7 +105,7 @@ export async function openSession(
     };
     const table = await buildMountTable({ view: deps.view, node: deps.node, drivers: deps.drivers, params, log: recorder.logger }, user);
     recorder.record('login', '/', 'ok');
-    const session = new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()));
+    const session = new ProtocolSession(deps, user, connection, recorder, new PathResolver(table, deps.now()), hooks, protocol);
     if (deps.registry) session.releaseOnClose(deps.registry.add(session));
     return session;
   } catch (error) {
@@ -120,15 +125,26 @@ class ProtocolSession implements Session {
   readonly #paths: PathResolver;
   readonly #loginTime: number;
   readonly #transfers = new TransferRegistry();
-  /** Quotas and bandwidth limits; null keeps the hot path free of them. */
-  readonly #limiter: TransferLimiter | null = null;
+  readonly #hooks: HookRunner;
+  readonly #protocol: SessionProtocol;
+  /** Quotas and bandwidth limits, the connection's for all its channels; null keeps the hot path free of them. */
+  readonly #limiter: TransferLimiter | null;
   /** Set on a channel's view: the connection's session, which owns the mounts and the logout. */
   readonly #owner: ProtocolSession | undefined;
   readonly #views = new Set<ProtocolSession>();
   #release: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(deps: SessionDeps, user: User, connection: ConnectionInfo, recorder: OperationRecorder, paths: PathResolver, owner?: ProtocolSession) {
+  constructor(
+    deps: SessionDeps,
+    user: User,
+    connection: ConnectionInfo,
+    recorder: OperationRecorder,
+    paths: PathResolver,
+    hooks: HookRunner,
+    protocol: SessionProtocol,
+    owner?: ProtocolSession,
+  ) {
     this.#deps = deps;
     this.user = user;
     this.connection = connection;
@@ -137,6 +153,20 @@ class ProtocolSession implements Session {
     this.#paths = paths;
     this.#owner = owner;
     this.id = owner?.id ?? randomUUID();
+    this.#hooks = hooks;
+    this.#protocol = protocol;
+    this.#limiter = owner ? owner.#limiter : hooks.limiterFor(this.#identity());
+  }
+
+  #identity(): SessionIdentity {
+    const c = this.connection;
+    return { sessionId: this.id, connectionId: c.connectionId, siteId: c.siteId, username: this.user.username, protocol: this.#protocol, remoteAddress: c.remoteAddress };
+  }
+
+  /** The before hooks, once an operation is decided and permitted and before the storage acts. */
+  async #before(operation: PendingOperationName, path: string, extra: Omit<PendingOperation, 'operation' | 'path' | 'session'> = {}): Promise<void> {
+    if (!this.#hooks.hasBefore) return;
+    await this.#hooks.before({ operation, path, ...extra, session: this.#identity() }, this.#rec.logger);
   }
 
   // ---- metadata -------------------------------------------------------------------------
@@ -207,9 +237,9 @@ class ProtocolSession implements Session {
     const owner = this.#owner ?? this;
     if (owner.#closing) throw new FerryError('internal', 'the session is closed', { detail: subsystem });
     if (!this.allows(subsystem)) throw subsystemRefusal(this.user, subsystem);
-    const recorder = new OperationRecorder(this.#deps, this.connection, this.user.username, subsystem);
+    const recorder = new OperationRecorder(this.#deps, this.connection, this.user.username, subsystem, owner.#hooks);
     // Its own resolver over the shared table, so a closed view refuses work while the rest go on.
-    const view = new ProtocolSession(this.#deps, this.user, this.connection, recorder, new PathResolver(owner.#paths.table, owner.#loginTime), owner);
+    const view = new ProtocolSession(this.#deps, this.user, this.connection, recorder, new PathResolver(owner.#paths.table, owner.#loginTime), owner.#hooks, subsystem, owner);
     owner.#views.add(view);
     return view;
   }
@@ -306,11 +336,13 @@ class ProtocolSession implements Session {
     t: Target,
     intent: TransferIntent,
     open: (decision: TransferDecision, existing: EntryInfo | undefined) => Promise<T>,
-    copyFrom?: string,
+    copyFrom?: { readonly path: string; readonly size: number },
   ): Promise<{ transfer: Transfer; opened: T; existing: EntryInfo | undefined }> {
     const place = this.#place(t);
     const { existing, result } = await this.#decideAndAct(t, async (existing) => {
       const decision = decideTransfer(intent, existing, place);
+      if (copyFrom) await this.#before('copy', copyFrom.path, { target: t.virtualPath, decision, size: copyFrom.size });
+      else await this.#before(intent.write ? 'upload' : 'download', t.virtualPath, { decision, size: existing?.size ?? 0 });
       return { decision, opened: await open(decision, existing) };
     });
     const transfer = new Transfer({
@@ -320,7 +352,7 @@ class ProtocolSession implements Session {
       readable: intent.read,
       writable: intent.write,
       size: intent.truncate ? 0 : (existing?.size ?? 0),
-      journal: copyFrom === undefined ? this.#rec.begin(intent.write ? 'upload' : 'download', t.virtualPath) : this.#rec.begin('copy', copyFrom, t.virtualPath),
+      journal: copyFrom === undefined ? this.#rec.begin(intent.write ? 'upload' : 'download', t.virtualPath) : this.#rec.begin('copy', copyFrom.path, t.virtualPath),
       copy: copyFrom !== undefined,
       limiter: this.#limiter,
       onEnd: (ended) => this.#transfers.delete(ended),
@@ -373,6 +405,7 @@ class ProtocolSession implements Session {
       const t = await this.#paths.target(path, false);
       this.#paths.refuseVirtual(t, 'create');
       this.#paths.require(t, 'mkdir');
+      await this.#before('mkdir', t.virtualPath);
       await t.mount.driver.mkdir(t.realPath);
     });
   }
@@ -382,6 +415,7 @@ class ProtocolSession implements Session {
       const t = await this.#paths.target(path, false);
       this.#paths.refuseVirtual(t, 'displace');
       this.#paths.require(t, 'rmdir');
+      await this.#before('rmdir', t.virtualPath);
       await t.mount.driver.rmdir(t.realPath);
     });
   }
@@ -393,6 +427,7 @@ class ProtocolSession implements Session {
       const entry = await this.#paths.entry(t);
       if (entry.type === 'dir') throw new FerryError('is-a-directory', 'the path is a directory; remove it as a directory', { detail: path });
       this.#paths.require(t, 'remove');
+      await this.#before('delete', t.virtualPath, { size: entry.size });
       await t.mount.driver.remove(t.realPath);
     });
   }
@@ -420,6 +455,7 @@ class ProtocolSession implements Session {
           if (!options.overwrite) throw new FerryError('exists', 'the destination already exists', { detail: dest.virtualPath });
           this.#paths.require(dest, 'modifyFile');
         }
+        await this.#before('rename', source.virtualPath, { target: dest.virtualPath });
         // Replaces only what was checked: a target that appeared meanwhile fails the rename, and
         // replacing it is decided again, as if it had been there.
         try {
@@ -454,7 +490,7 @@ class ProtocolSession implements Session {
           }
           return this.#openUpload(dest, intent, decision);
         };
-        const { transfer, opened } = await this.#startTransfer(dest, intent, open, source.virtualPath);
+        const { transfer, opened } = await this.#startTransfer(dest, intent, open, { path: source.virtualPath, size: entry?.size ?? 0 });
         const { staging, target } = opened;
         const output = new MeteredWritable(target, transfer, {
           ...(staging.commit ? { commit: staging.commit } : {}),
@@ -498,6 +534,7 @@ class ProtocolSession implements Session {
         this.#paths.require(t, 'modifyFile');
       }
       if (changes.size === undefined && changes.mode === undefined && changes.mtimeMs === undefined && changes.atimeMs === undefined) return;
+      await this.#before('setstat', t.virtualPath, { size: entry.size });
       await t.mount.driver.setStat(t.realPath, changes);
     });
   }
@@ -515,6 +552,7 @@ class ProtocolSession implements Session {
           throw new FerryError('unsupported', 'a link can only point inside the same folder tree', { detail: `${link.virtualPath} -> ${pointed}` });
         }
         this.#paths.require(link, 'symlink');
+        await this.#before('symlink', link.virtualPath, { target: pointed });
         await link.mount.driver.symlink(relativeTo(mount.path, pointed), link.realPath);
       },
       target,
@@ -532,6 +570,7 @@ class ProtocolSession implements Session {
         if (source.mount !== dest.mount) throw new FerryError('unsupported', 'a link can only point inside the same folder tree', { detail: `${source.virtualPath} -> ${dest.virtualPath}` });
         this.#paths.require(dest, 'hardlink');
         this.#paths.require(source, 'modifyFile');
+        await this.#before('link', dest.virtualPath, { target: source.virtualPath });
         await dest.mount.driver.link(source.realPath, dest.realPath);
       },
       existing,

@@ -23,6 +23,7 @@ import type { ConfigState } from '../../src/config/state.ts';
 import { createView } from '../../src/config/view.ts';
 import type { ConfigView } from '../../src/config/view.ts';
 import type { TransferRecord } from '../../src/logging/transfer-log.ts';
+import type { SessionHooks } from '../../src/session/hooks.ts';
 import { openSession } from '../../src/session/session.ts';
 import { DriverPool } from '../../src/vfs/pool.ts';
 import type { OpenSessionOptions, SessionDeps } from '../../src/session/session.ts';
@@ -51,6 +52,8 @@ export interface SessionFixtureOptions {
   readonly sessionOptions?: OpenSessionOptions;
   /** The node's facts; default fixtureNode(dataDir). `{dataDir}` is replaced as in homeTarget. */
   readonly node?: NodeFacts;
+  /** The Session's hooks (vetoes, events, transfer limits). */
+  readonly hooks?: SessionHooks;
   /** The VFS back ends; default a pool of the real ones (give a fault-injecting factory here). */
   readonly drivers?: DriverPool;
 }
@@ -138,6 +141,7 @@ export async function createSessionFixture(options: SessionFixtureOptions = {}):
     logger: pino({ level: 'silent' }),
     now: options.now ?? Date.now,
     drivers: options.drivers ?? new DriverPool(),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
   };
   const connect = (): ConnectionInfo => ({
     connectionId: `test-${++connections}`,

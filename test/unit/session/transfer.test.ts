@@ -115,7 +115,7 @@ describe('a transfer', () => {
     await open.write(0, Buffer.from('abc'));
     await open.write(3, Buffer.from('de'));
     await assert.rejects(open.write(5, Buffer.from('fgh')), { kind: 'quota-exceeded' });
-    await open.close();
+    await assert.rejects(open.close(), { kind: 'quota-exceeded' });
     assert.deepEqual(asked, [3, 2, 3]);
     assert.equal(transfer.bytesWritten, 5);
     assert.equal(readFileSync(path.join(root, 'f'), 'utf8'), 'abcde');
