@@ -1,6 +1,7 @@
 // Bounded reader over one SFTP packet payload (RFC 4251 section 5 data types). Every read checks
 // the bytes left first, so a length field can never make it read past the packet: malformed input
 // ends in one MalformedPacket error, which the server answers with SSH_FX_BAD_MESSAGE.
+import { decodeUtf8 } from '../../../vfs/path.ts';
 import { ATTR, MAX_PATH_BYTES } from './constants.ts';
 
 export class MalformedPacket extends Error {
@@ -19,8 +20,6 @@ export interface WireAttrs {
   readonly atime?: number;
   readonly mtime?: number;
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class SftpReader {
   readonly #buf: Buffer;
@@ -76,12 +75,9 @@ export class SftpReader {
 
   /** UTF-8 text; invalid UTF-8 is refused rather than replaced, so two names never collide. */
   text(max: number, what = 'string'): string {
-    const raw = this.bytes(max, what);
-    try {
-      return utf8.decode(raw);
-    } catch {
-      throw new MalformedPacket(`${what} is not valid UTF-8`);
-    }
+    const text = decodeUtf8(this.bytes(max, what));
+    if (text === undefined) throw new MalformedPacket(`${what} is not valid UTF-8`);
+    return text;
   }
 
   path(what = 'path'): string {

@@ -99,6 +99,12 @@ test('the reader refuses invalid UTF-8 in a path instead of replacing it', () =>
   assert.throws(() => new SftpReader(buf).path(), /not valid UTF-8/);
 });
 
+test('the reader keeps a leading BOM of a name, as SCP and the disk listing do: it names another file', () => {
+  const name = Buffer.from('\uFEFFa.txt', 'utf8');
+  const buf = Buffer.concat([Buffer.from([0, 0, 0, name.length]), name]);
+  assert.equal(new SftpReader(buf).path(), '\uFEFFa.txt');
+});
+
 test('the reader refuses a 64-bit offset beyond what a JavaScript number holds exactly', () => {
   const buf = Buffer.alloc(8);
   buf.writeBigUInt64BE(2n ** 60n, 0);
