@@ -13,7 +13,7 @@
 //   cannot lead there either (`diskRootRefusal`, called by the disk driver).
 // Pure: no I/O; callers pass the node's facts and, at login, the real paths.
 import path from 'node:path';
-import { NODE_FILES_VARIABLE, PATH_VARIABLES } from './model/vfs-profile.ts';
+import { PATH_VARIABLES } from './model/vfs-profile.ts';
 import { templateVariables } from './template.ts';
 
 /** What only this node knows and a target is judged against. */
@@ -183,9 +183,16 @@ export function diskTargetPlacementProblem(target: string, facts: NodeFacts): st
   return placementProblem(shapeOf(onThisNode(target, facts), true), facts);
 }
 
-/** A target as this node reads it: a leading {{node_files}} is its own <data>/files. */
+/**
+ * A target as this node reads it: a leading {{node_files}} (the serving node's <data>/files,
+ * written in any form vfs/params.ts expands) is its own files area.
+ */
 export function onThisNode(target: string, facts: NodeFacts): string {
-  return target.replace(NODE_FILES_VARIABLE, filesArea(path.posix.resolve(facts.dataDir)));
+  const first = templateVariables(target)[0];
+  if (first?.index !== 0 || first.name !== 'node_files') return target;
+  const rest = target.slice(first.text.length);
+  if (rest !== '' && !rest.startsWith('/')) return target;
+  return filesArea(path.posix.resolve(facts.dataDir)) + rest;
 }
 
 /**

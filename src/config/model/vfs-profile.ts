@@ -41,6 +41,3 @@ export function vfsSecretContext(vfsId: string, field: string): string {
 
 /** Variables whose value is a whole absolute path ({{user_home}}); every other is one segment. */
 export const PATH_VARIABLES: ReadonlySet<string> = new Set(['user_home']);
-
-/** {{node_files}}: the serving node's <data>/files; judged as that directory on each node. */
-export const NODE_FILES_VARIABLE = /^(?:\{\{node_files\}\}|\[%node_files%\])(?=\/|$)/i;

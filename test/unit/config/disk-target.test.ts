@@ -35,6 +35,14 @@ describe('disk VFS targets', () => {
     assert.match(diskTargetProblem('{{node_files}}/../config', node) ?? '', /normalized/);
   });
 
+  it('read {{node_files}} in the forms the login expands, and only those', () => {
+    for (const target of ['{{ node_files }}/{{username}}', '[%NODE_FILES%]/{{username}}', '{{node_files}}']) {
+      assert.equal(diskTargetProblem(target, node), undefined, target);
+    }
+    // The login refuses {{NODE_FILES}} as an unknown variable, so validation must not pass it.
+    assert.match(diskTargetProblem('{{NODE_FILES}}/{{username}}', node) ?? '', /absolute/);
+  });
+
   it('refuse a parametric target when some value of a variable would reach a refused place', () => {
     assertRefused('/srv/ferry/data/{{username}}', /^could lie inside \(for some value of its variables\) the node's data directory/);
     assertRefused('/srv/ferry/{{username}}', /^could be \(for some value of its variables\) the node's data directory \/srv\/ferry\/data,/);
