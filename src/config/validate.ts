@@ -23,6 +23,7 @@ import type { ValidationError } from './schema.ts';
 import { isSealed } from './sealed.ts';
 import type { ConfigState } from './state.ts';
 import { has, userKey } from './state.ts';
+import { templateVariables } from './template.ts';
 
 export type { ValidationError } from './schema.ts';
 export type { NodeFacts } from './disk-target.ts';
@@ -120,6 +121,8 @@ function normalizedProblem(path: string): string | undefined {
  */
 export function diskTargetProblem(configured: string, facts: NodeFacts): string | undefined {
   const target = onThisNode(configured, facts);
+  // Anywhere but at the start it would splice a whole path into the middle of another.
+  if (templateVariables(target).some((v) => v.name === 'node_files')) return 'may use {{node_files}} only at its start, as in {{node_files}}/{{username}}';
   if (target.includes('\\')) return 'must be a POSIX path using "/", never "\\"';
   if (!target.startsWith('/')) return `must be an absolute directory path (e.g. /srv/ferry/${target})`;
   // The disk driver refuses the file system root as a VFS root: it would expose the whole node.

@@ -33,6 +33,7 @@ describe('disk VFS targets', () => {
     assert.equal(diskTargetPlacementProblem('{{node_files}}/{{username}}', { dataDir: '/var/lib/other-node' }), undefined);
     assert.equal(diskTargetProblem('{{node_files}}/{{username}}', node), undefined);
     assert.match(diskTargetProblem('{{node_files}}/../config', node) ?? '', /normalized/);
+    assert.match(diskTargetProblem('/srv/{{node_files}}/x', node) ?? '', /only at its start/);
   });
 
   it('read {{node_files}} in the forms the login expands, and only those', () => {
