@@ -173,6 +173,19 @@ describe('the session registry of transfers', () => {
     assert.deepEqual(fx.session.transfers(), []);
   });
 
+  it("lists and stops the transfers of the connection's channels through the connection's session", async (t) => {
+    const fx = await createSessionFixture();
+    t.after(fx.cleanup);
+    const channel = fx.session.channel('ssh2_scp');
+    const upload = await channel.openWrite('/via-channel');
+    upload.write('part');
+    const [listed] = fx.session.transfers();
+    assert.equal(listed?.path, '/via-channel');
+    assert.equal(await fx.session.stopTransfer(listed!.id), true);
+    assert.equal(upload.destroyed, true);
+    assert.deepEqual(channel.transfers(), []);
+  });
+
   it('close() stops every transfer the session still has open, streams included', async (t) => {
     const fx = await createSessionFixture();
     t.after(fx.cleanup);
