@@ -1,5 +1,6 @@
 // Starts a real `ferry start` process the way an operator does (bin/ferry.js), on 127.0.0.1 and
 // a free port, and stops it with SIGTERM. Every integration test that needs a whole node uses it.
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -213,4 +214,23 @@ export async function waitForAppLog(node: RunningNode, match: (line: Record<stri
     if (Date.now() > deadline) throw new Error(`the app log of ${node.dataDir} has ${found.length} of ${count} expected lines`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export interface CsvUser {
+  readonly username: string;
+  readonly password: string;
+  /** An absolute directory: imported with --makevfs, so a disk VFS is made for it. */
+  readonly home: string;
+  readonly subsystems: readonly string[];
+  readonly permissions: readonly string[];
+  /** Where the CSV file is written. */
+  readonly work: string;
+}
+
+/** Imports one user into the node's default site with the real `ferry importusers --makevfs`. */
+export async function importCsvUser(node: RunningNode, user: CsvUser): Promise<void> {
+  const csv = path.join(user.work, `${user.username}.csv`);
+  writeFileSync(csv, `${user.username},"${user.password}",${user.home},"${user.subsystems.join(',')}","${user.permissions.join(',')}"\n`);
+  const imported = await runFerry(['importusers', '--data', node.dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
+  assert.equal(imported.code, 0, imported.stdout + imported.stderr);
 }

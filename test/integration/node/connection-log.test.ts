@@ -3,11 +3,10 @@
 // Whole node (bin/ferry.js), real OpenSSH sftp and Python paramiko.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { removeDir, runFerry, sftpBatch, startFerryNode, tempDir, waitForAppLog } from '../../helpers/ferry-node.ts';
+import { importCsvUser, removeDir, sftpBatch, startFerryNode, tempDir, waitForAppLog } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const USER = 'logged';
@@ -66,10 +65,7 @@ describe('connection lines in the app log', () => {
 
   before(async () => {
     node = await startFerryNode({ dataDir: path.join(work, 'data') });
-    const csv = path.join(work, 'u.csv');
-    writeFileSync(csv, `${USER},"${PASSWORD}",${path.join(work, 'home')},ssh2_sftp,"dirList,fileGet,filePut"\n`);
-    const imported = await runFerry(['importusers', '--data', node.dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
-    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+    await importCsvUser(node, { username: USER, password: PASSWORD, home: path.join(work, 'home'), work, subsystems: ['ssh2_sftp'], permissions: ['dirList', 'fileGet', 'filePut'] });
   });
   after(async () => {
     await node.stop();

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { importCsvUser, removeDir, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const PASSWORD = 'hidden names pw';
@@ -60,10 +60,7 @@ describe('names a client cannot use', () => {
 
   before(async () => {
     node = await startFerryNode({ dataDir: path.join(work, 'data') });
-    const csv = path.join(work, 'u.csv');
-    writeFileSync(csv, `odd,"${PASSWORD}",${home},ssh2_sftp,"dirList,dirMake,dirDelete,fileGet,filePut,fileDelete"\n`);
-    const imported = await runFerry(['importusers', '--data', node.dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
-    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+    await importCsvUser(node, { username: 'odd', password: PASSWORD, home, work, subsystems: ['ssh2_sftp'], permissions: ['dirList', 'dirMake', 'dirDelete', 'fileGet', 'filePut', 'fileDelete'] });
     // Made on the storage directly, as another program or an NFS client would.
     mkdirSync(path.join(home, 'odd'), { recursive: true });
     writeFileSync(path.join(home, 'odd', 'new\nline'), 'x');

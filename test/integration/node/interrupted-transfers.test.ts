@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { CLIENT_SSH_OPTIONS, crashNode, removeDir, runFerry, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { CLIENT_SSH_OPTIONS, crashNode, importCsvUser, removeDir, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
@@ -87,11 +87,8 @@ async function randomFile(file: string, mib: number): Promise<void> {
   await run('sh', ['-c', `head -c ${mib * 1024 * 1024} /dev/urandom > '${file}'`], { timeout: 60_000 });
 }
 
-async function importUser(node: RunningNode, work: string, home: string): Promise<void> {
-  const csv = path.join(work, 'u.csv');
-  writeFileSync(csv, `${USER},"${PASSWORD}",${home},"ssh2_sftp,ssh2_scp","dirList,dirMake,fileGet,filePut,fileModify,fileRename,fileDelete"\n`);
-  const imported = await runFerry(['importusers', '--data', node.dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
-  assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+function importUser(node: RunningNode, work: string, home: string): Promise<void> {
+  return importCsvUser(node, { username: USER, password: PASSWORD, home, work, subsystems: ['ssh2_sftp', 'ssh2_scp'], permissions: ['dirList', 'dirMake', 'fileGet', 'filePut', 'fileModify', 'fileRename', 'fileDelete'] });
 }
 
 describe('transfers cut off partway', () => {

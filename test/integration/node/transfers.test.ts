@@ -8,7 +8,7 @@ import { createReadStream, statSync, truncateSync, writeFileSync } from 'node:fs
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { removeDir, runFerry, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
+import { importCsvUser, removeDir, sftpBatch, startFerryNode, tempDir } from '../../helpers/ferry-node.ts';
 import type { RunningNode } from '../../helpers/ferry-node.ts';
 
 const run = promisify(execFile);
@@ -36,13 +36,14 @@ describe('transfers through a whole node', () => {
 
   before(async () => {
     node = await startFerryNode({ dataDir: path.join(work, 'data') });
-    const csv = path.join(work, 'u.csv');
-    writeFileSync(
-      csv,
-      `mover,"${PASSWORD}",${home},"ssh2_sftp,ssh2_scp","dirList,dirMake,dirRename,dirDelete,fileGet,filePut,fileModify,fileRename,fileDelete"\n`,
-    );
-    const imported = await runFerry(['importusers', '--data', node.dataDir, '--csv', csv, '--vsite', 'default', '--makevfs']);
-    assert.equal(imported.code, 0, imported.stdout + imported.stderr);
+    await importCsvUser(node, {
+      username: 'mover',
+      password: PASSWORD,
+      home,
+      work,
+      subsystems: ['ssh2_sftp', 'ssh2_scp'],
+      permissions: ['dirList', 'dirMake', 'dirRename', 'dirDelete', 'fileGet', 'filePut', 'fileModify', 'fileRename', 'fileDelete'],
+    });
   });
   after(async () => {
     await node.stop();
