@@ -173,7 +173,7 @@ interface StatusView {
   leader: string;
   commit: number;
   applied: number;
-  members: { id: string; role: string; address?: string; leader: boolean; self: boolean; match?: number; connected?: boolean; clockSkewMs?: number; lastHeardMs?: number }[];
+  members: { id: string; role: string; address?: string; leader: boolean; self: boolean; match?: number; health: string; clockSkewMs?: number }[];
 }
 
 function statusTable(st: StatusView): string[] {
@@ -183,7 +183,7 @@ function statusTable(st: StatusView): string[] {
     m.role + (m.leader ? ', leader' : ''),
     m.address ?? '?',
     m.match === undefined ? '-' : String(m.match),
-    m.self ? 'ok' : m.connected === true ? 'connected' : m.lastHeardMs !== undefined && m.lastHeardMs < 5000 ? 'heard' : 'unreachable',
+    m.health,
     m.clockSkewMs === undefined ? '-' : `${Math.round(m.clockSkewMs)} ms`,
   ]);
   const header = ['NODE', 'ROLE', 'ADDRESS', 'MATCH', 'HEALTH', 'CLOCK SKEW'];

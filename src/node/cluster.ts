@@ -189,6 +189,20 @@ export function advertisedHost(host: string): string {
 
 // ---- the running member ----
 
+/**
+ * How a member looks from here: `ok` (this node), `connected` (our connection to it is up),
+ * `heard` (it spoke within 5 s), `idle` (two followers, which have nothing to say to each
+ * other), `unreachable`.
+ */
+export type MemberHealth = 'ok' | 'connected' | 'heard' | 'idle' | 'unreachable';
+
+function healthOf(self: boolean, h: { connected: boolean; lastHeardMs: number | undefined } | undefined, talks: boolean): MemberHealth {
+  if (self) return 'ok';
+  if (h?.connected === true) return 'connected';
+  if (h?.lastHeardMs !== undefined && h.lastHeardMs < 5000) return 'heard';
+  return talks ? 'unreachable' : 'idle';
+}
+
 export interface MemberStatus {
   readonly id: NodeId;
   readonly role: 'voter' | 'learner';
@@ -199,6 +213,7 @@ export interface MemberStatus {
   readonly connected: boolean | undefined;
   readonly clockSkewMs: number | undefined;
   readonly lastHeardMs: number | undefined;
+  readonly health: MemberHealth;
 }
 
 export interface ClusterStatus {
@@ -323,6 +338,7 @@ export class ClusterMember {
         connected: health?.connected,
         clockSkewMs: health?.skewMs,
         lastHeardMs: health?.lastHeardMs,
+        health: healthOf(id === this.nodeId, health, st.role === 'leader' || id === st.lead),
       };
     });
     return { clusterId: this.#requireFiles().clusterId, nodeId: this.nodeId, address: this.address, role: st.role, term: st.term, leader: st.lead, commit: st.commit, applied: st.applied, members };

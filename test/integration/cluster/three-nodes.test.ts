@@ -27,10 +27,10 @@ function clusterAddress(node: RunningNode): string {
   return line.slice('listening cluster '.length);
 }
 
-async function status(dataDir: string): Promise<{ leader: string; commit: number; applied: number; members: { id: string; role: string }[] }> {
+async function status(dataDir: string): Promise<{ leader: string; commit: number; applied: number; members: { id: string; role: string; health: string }[] }> {
   const r = await runFerry(['cluster', 'status', '--data', dataDir, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { leader: string; commit: number; applied: number; members: { id: string; role: string }[] };
+  return JSON.parse(r.stdout) as { leader: string; commit: number; applied: number; members: { id: string; role: string; health: string }[] };
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -85,10 +85,12 @@ test('three nodes joined by IP:port serve the same users, survive kill -9 of the
   // The third joins through a follower: any member admits.
   const n3 = await join(root, 'n3', '127.0.0.3', n2);
   nodes.push(n3);
-  await until('three voters', async () => {
+  const three = await until('three voters', async () => {
     const st = await status(n1.dataDir);
     return st.members.filter((m) => m.role === 'voter').length === 3 ? st : undefined;
   });
+  const leaderStatus = await status(nodes.find((n) => idOf(n) === three.leader)!.dataDir);
+  assert.deepEqual(leaderStatus.members.map((m) => m.health).sort(), ['connected', 'connected', 'ok'], 'the leader reaches both followers');
 
   // A user created through a follower's CLI (forwarded to the leader) logs in everywhere.
   const csv = path.join(root, 'users.csv');
