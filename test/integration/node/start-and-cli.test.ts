@@ -231,8 +231,11 @@ describe('start flags', () => {
     }
 
     // Without --sftp-port the stored port is used (on loopback: tests never listen on 0.0.0.0).
+    // Where another process holds 127.0.0.1:2222, the start must fail naming that port.
     if (!(await portFree('127.0.0.1', 2222))) {
-      t.skip('127.0.0.1:2222 is in use on this machine, the stored port cannot be checked');
+      const refused = await runFerry(['start', '--data', dataDir, '--host', '127.0.0.1'], { timeoutMs: 30_000 });
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /127\.0\.0\.1:2222/);
       return;
     }
     const node = await startFerryNode({ dataDir, binding: ['--host', '127.0.0.1'] });
