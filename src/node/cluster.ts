@@ -40,7 +40,7 @@ export interface ClusterFiles {
   readonly port: number;
 }
 
-async function writePrivate(file: string, content: string): Promise<void> {
+async function writePrivate(file: string, content: string | Buffer): Promise<void> {
   const tmp = `${file}.tmp`;
   await writeFile(tmp, content, { mode: 0o600 });
   await rename(tmp, file);
@@ -150,8 +150,7 @@ export async function joinCluster(options: { dataDir: string; memberAddr: string
   if (!answer.ok) throw new JoinRefusedError(answer.reason);
   if (!isGrant(answer.grant)) throw new JoinRefusedError('the member answered with something that is not a join grant');
   const grant = answer.grant;
-  await writePrivate(path.join(options.dataDir, MASTER_KEY_FILE), '');
-  await writeFile(path.join(options.dataDir, MASTER_KEY_FILE), Buffer.from(grant.masterKey, 'base64'), { mode: 0o600 });
+  await writePrivate(path.join(options.dataDir, MASTER_KEY_FILE), Buffer.from(grant.masterKey, 'base64'));
   await writePrivate(nodeIdFile(options.dataDir), `${options.nodeId}\n`);
   await saveClusterFiles(options.dataDir, { clusterId: grant.clusterId, ca: grant.ca, node: grant.node, port: options.port });
   await savePeers(options.dataDir, new Map(Object.entries(grant.peers)));
