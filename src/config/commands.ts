@@ -7,8 +7,8 @@ import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
 import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
-import { arr, check, fieldPath, int, isPlainObject, obj, str } from './schema.ts';
-import type { Shape, Strength, ValidationError } from './schema.ts';
+import { arr, check, fieldPath, int, isPlainObject, literal, obj, str } from './schema.ts';
+import type { Strength, TSchema, ValidationError } from './schema.ts';
 
 export interface CommandEnvelope {
   /** Chosen by the proposer (`newId()` from ids.ts); unique per command. */
@@ -56,14 +56,14 @@ export type CommandBody =
 export type Command = CommandEnvelope & CommandBody;
 export type CommandType = CommandBody['type'];
 
-const ENVELOPE: Record<string, Shape> = {
+const ENVELOPE = {
   id: str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/, hint: 'must be 1-64 letters, digits, "_" or "-" (use newId())' }),
   at: int(0, 8_640_000_000_000_000),
   actor: str({ min: 1, max: 256, line: true }),
   format: int(1, Number.MAX_SAFE_INTEGER),
 };
 
-const BODIES: Readonly<Record<CommandType, Record<string, Shape>>> = {
+const BODIES: Readonly<Record<CommandType, Record<string, TSchema>>> = {
   'settings.update': { settings: SETTINGS_PATCH_SHAPE },
   'site.put': { site: SITE_SHAPE },
   'site.delete': { siteId: ID },
@@ -76,8 +76,9 @@ const BODIES: Readonly<Record<CommandType, Record<string, Shape>>> = {
 
 export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];
 
-const SHAPES = new Map<string, Shape>(
-  COMMAND_TYPES.map((type) => [type, obj({ ...ENVELOPE, type: () => undefined, ...BODIES[type] }, ['format'])]),
+/** One schema per command type (the envelope, the fixed `type`, the body). */
+export const COMMAND_SCHEMAS = new Map<string, TSchema>(
+  COMMAND_TYPES.map((type) => [type, obj({ ...ENVELOPE, type: literal(type), ...BODIES[type] }, ['format'])]),
 );
 
 /**
@@ -87,7 +88,7 @@ const SHAPES = new Map<string, Shape>(
 export function checkCommandShape(value: unknown, strength: Strength = 'policy'): ValidationError[] {
   if (!isPlainObject(value)) return [{ path: '', message: 'a command must be a JSON object' }];
   const type = value.type;
-  const shape = typeof type === 'string' ? SHAPES.get(type) : undefined;
+  const shape = typeof type === 'string' ? COMMAND_SCHEMAS.get(type) : undefined;
   if (!shape) {
     return [{ path: fieldPath('', 'type'), message: `must be one of ${COMMAND_TYPES.join(', ')}` }];
   }

@@ -4,7 +4,7 @@ import { UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
 import type { VfsKind } from './model/vfs-profile.ts';
 import { arr, bool, byKind, int, obj, oneOf, record, str } from './schema.ts';
-import type { Shape } from './schema.ts';
+import type { TSchema } from './schema.ts';
 import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT } from './state.ts';
 
 /** Site and VFS ids: letters, digits, '_' and '-' (KSUID-like ids of other products fit). */
@@ -46,10 +46,10 @@ const ALGORITHM = str({
 });
 const ALGORITHMS = arr(ALGORITHM, LIMITS.algorithms);
 
-export const SETTINGS_SHAPE: Shape = obj({ serverName: NAME });
-export const SETTINGS_PATCH_SHAPE: Shape = obj({ serverName: NAME }, ['serverName']);
+export const SETTINGS_SHAPE = obj({ serverName: NAME });
+export const SETTINGS_PATCH_SHAPE = obj({ serverName: NAME }, ['serverName']);
 
-const ADMISSION_SHAPE: Shape = obj(
+const ADMISSION_SHAPE = obj(
   {
     maxStartupsPerSource: int(1, 100_000),
     maxStartups: obj({ start: int(1, 100_000), rate: int(0, 100), full: int(1, 100_000) }),
@@ -60,7 +60,7 @@ const ADMISSION_SHAPE: Shape = obj(
   ['maxStartupsPerSource', 'maxStartups', 'identificationGraceMs', 'loginGraceMs', 'refusalLogIntervalMs'],
 );
 
-export const SITE_SHAPE: Shape = obj({
+export const SITE_SHAPE = obj({
   id: ID,
   name: NAME,
   enabled: bool(),
@@ -84,19 +84,19 @@ export const SITE_SHAPE: Shape = obj({
 const SEALED_FIELD = str({ min: 1, max: 65_536, line: true });
 
 /** The fields every VFS profile has, plus its kind's `options` and sealed `secrets`. */
-function vfsShape(kind: VfsKind, options: Shape, secrets: readonly string[]): Shape {
+function vfsShape<K extends VfsKind>(kind: K, options: TSchema, secrets: readonly string[]) {
   const sealed = obj(Object.fromEntries(secrets.map((name) => [name, SEALED_FIELD])), secrets);
   return obj({ id: ID, name: NAME, kind: oneOf([kind]), target: PATH, options, secrets: sealed }, ['options', 'secrets']);
 }
 
 /** One shape per storage kind (model/vfs-profile.ts `VfsKinds`). */
-export const VFS_KIND_SHAPES: Readonly<Record<VfsKind, Shape>> = {
+export const VFS_KIND_SHAPES = {
   disk: vfsShape('disk', obj({}), []),
-};
+} satisfies Record<VfsKind, TSchema>;
 
-export const VFS_SHAPE: Shape = byKind(VFS_KIND_SHAPES);
+export const VFS_SHAPE = byKind(VFS_KIND_SHAPES);
 
-export const USER_SHAPE: Shape = obj({
+export const USER_SHAPE = obj({
   username: str({ min: 1, max: 64, line: true }),
   siteId: ID,
   enabled: bool(),
@@ -112,9 +112,9 @@ export const USER_SHAPE: Shape = obj({
   permissionOverrides: arr(obj({ path: PATH, permissions: NAME_LIST }), LIMITS.folders),
 }, ['authSteps']);
 
-const VALIDATION_ERROR_SHAPE: Shape = obj({ path: str({ max: LIMITS.path }), message: str({ max: 65_536 }) });
+const VALIDATION_ERROR_SHAPE = obj({ path: str({ max: LIMITS.path }), message: str({ max: 65_536 }) });
 
-export const STATE_SHAPE: Shape = obj(
+export const STATE_SHAPE = obj(
   {
     appliedIndex: int(0, Number.MAX_SAFE_INTEGER),
     settings: SETTINGS_SHAPE,
