@@ -8,6 +8,8 @@
 // before the command was proposed.
 import type { Command } from './commands.ts';
 import { COMMAND_FORMAT } from './commands.ts';
+import type { AuditEntry, RevokedToken } from './model/admin.ts';
+import { AUDIT_KEPT, REVOKED_TOKENS_KEPT } from './model/admin.ts';
 import type { ValidationError } from './schema.ts';
 import type { ConfigState, RecentCommand } from './state.ts';
 import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT, userKey } from './state.ts';
@@ -47,7 +49,47 @@ export function apply(state: ConfigState, entry: ConfigLogEntry): ApplyOutcome {
   }
   const result: ApplyResult = errors.length > 0 ? { ok: false, errors } : { ok: true };
   const changed = errors.length > 0 ? { ...state, appliedIndex: entry.index } : change(state, entry.command, entry.index);
-  return { state: remember(changed, entry.command.id, entry.index, result), result };
+  return { state: audited(remember(changed, entry.command.id, entry.index, result), entry, result.ok), result };
+}
+
+/** The audit trail: who asked for what and whether it applied; never a secret (only the target's name). */
+function audited(state: ConfigState, entry: ConfigLogEntry, ok: boolean): ConfigState {
+  const { command } = entry;
+  const record: AuditEntry = { index: entry.index, at: command.at, actor: command.actor, type: command.type, target: auditTarget(command), ok };
+  const audit = state.audit ?? [];
+  const kept = audit.length >= AUDIT_KEPT ? audit.slice(audit.length - AUDIT_KEPT + 1) : audit;
+  return { ...state, audit: [...kept, record] };
+}
+
+export function auditTarget(command: Command): string {
+  switch (command.type) {
+    case 'settings.update':
+      return `settings ${Object.keys(command.settings).sort().join(',')}`;
+    case 'site.put':
+      return `site ${command.site.id}`;
+    case 'site.delete':
+      return `site ${command.siteId}`;
+    case 'vfs.put':
+      return `vfs ${command.vfs.id}`;
+    case 'vfs.delete':
+      return `vfs ${command.vfsId}`;
+    case 'user.put':
+      return `user ${command.user.siteId}/${command.user.username}`;
+    case 'user.delete':
+      return `user ${command.siteId}/${command.username}`;
+    case 'users.import':
+      return `users ${command.siteId} (${command.users.length})`;
+    case 'superadmin.put':
+      return `superadmin ${command.superAdmin.name}`;
+    case 'superadmin.delete':
+      return `superadmin ${command.name}`;
+    case 'admin.put':
+      return `admin ${command.admin.name}`;
+    case 'admin.delete':
+      return `admin ${command.name}`;
+    case 'token.revoke':
+      return `token ${command.jti}`;
+  }
 }
 
 /** Looks up a command id among the recent ones (newest last, so search from the end). */
@@ -94,6 +136,16 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
     }
     case 'user.delete':
       return { ...state, appliedIndex, users: without(state.users, userKey(command.siteId, command.username)) };
+    case 'superadmin.put':
+      return { ...state, appliedIndex, superAdmins: { ...state.superAdmins, [command.superAdmin.name]: clone(command.superAdmin) } };
+    case 'superadmin.delete':
+      return { ...state, appliedIndex, superAdmins: without(state.superAdmins ?? {}, command.name) };
+    case 'admin.put':
+      return { ...state, appliedIndex, admins: { ...state.admins, [command.admin.name]: clone(command.admin) } };
+    case 'admin.delete':
+      return { ...state, appliedIndex, admins: without(state.admins ?? {}, command.name) };
+    case 'token.revoke':
+      return { ...state, appliedIndex, revokedTokens: revoke(state.revokedTokens ?? [], command.jti, command.expiresAt, command.at) };
     case 'users.import': {
       const users = { ...state.users };
       for (const user of command.users) users[userKey(user.siteId, user.username)] = clone(user);
@@ -102,6 +154,17 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
       return { ...state, appliedIndex, users, vfs };
     }
   }
+}
+
+/**
+ * Adds a revocation and forgets those that expired by the command's time (a token past its
+ * expiry is refused anyway). Ordered by expiry, so the bound drops the nearest-to-harmless first.
+ */
+function revoke(revoked: readonly RevokedToken[], jti: string, expiresAt: number, now: number): RevokedToken[] {
+  const live = revoked.filter((token) => token.expiresAt > now && token.jti !== jti);
+  live.push({ jti, expiresAt });
+  live.sort((a, b) => a.expiresAt - b.expiresAt || (a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0));
+  return live.length > REVOKED_TOKENS_KEPT ? live.slice(live.length - REVOKED_TOKENS_KEPT) : live;
 }
 
 /** Drops explicitly undefined members: JSON (the log) cannot carry them, so neither may apply. */

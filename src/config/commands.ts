@@ -2,6 +2,8 @@
 // CLI, first start) wants to happen; `validate` checks it against the current state before it
 // is appended to the log and `apply` replays it, deterministically, on every replica.
 // Ids and timestamps live in the envelope because `apply` may not invent them.
+import type { Admin, SuperAdmin } from './model/admin.ts';
+import { ADMIN_NAME, ADMIN_SCHEMA, REVOKED_TOKEN_SCHEMA, SUPERADMIN_SCHEMA } from './model/admin.ts';
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
@@ -35,6 +37,8 @@ export const COMMAND_FORMAT = 1;
  * - `user.delete` / `*.delete` of something absent is refused, not a silent no-op.
  * - `users.import` creates new users (and VFS profiles) all together or not at all.
  * - `settings.update` merges the given settings over the current ones.
+ * - `superadmin.delete` of the last enabled SuperAdmin is refused (nobody could administer).
+ * - `token.revoke` remembers a logged-out token until it expires (at most REVOKED_TOKENS_KEPT).
  */
 export type CommandBody =
   | { readonly type: 'settings.update'; readonly settings: Partial<GlobalSettings> }
@@ -51,7 +55,12 @@ export type CommandBody =
       readonly users: readonly User[];
       /** VFS profiles created together with the users (CSV `--makevfs`). */
       readonly vfs: readonly VfsProfile[];
-    };
+    }
+  | { readonly type: 'superadmin.put'; readonly superAdmin: SuperAdmin }
+  | { readonly type: 'superadmin.delete'; readonly name: string }
+  | { readonly type: 'admin.put'; readonly admin: Admin }
+  | { readonly type: 'admin.delete'; readonly name: string }
+  | { readonly type: 'token.revoke'; readonly jti: string; readonly expiresAt: number };
 
 export type Command = CommandEnvelope & CommandBody;
 export type CommandType = CommandBody['type'];
@@ -72,6 +81,11 @@ const BODIES: Readonly<Record<CommandType, Record<string, TSchema>>> = {
   'user.put': { user: USER_SHAPE },
   'user.delete': { siteId: ID, username: str({ min: 1, max: 64, line: true }) },
   'users.import': { siteId: ID, users: arr(USER_SHAPE, LIMITS.importUsers), vfs: arr(VFS_SHAPE, LIMITS.importUsers) },
+  'superadmin.put': { superAdmin: SUPERADMIN_SCHEMA },
+  'superadmin.delete': { name: ADMIN_NAME },
+  'admin.put': { admin: ADMIN_SCHEMA },
+  'admin.delete': { name: ADMIN_NAME },
+  'token.revoke': REVOKED_TOKEN_SCHEMA.properties,
 };
 
 export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];

@@ -3,7 +3,7 @@ import type { Site, SshAlgorithmPolicy, SshHostKey } from './model/site.ts';
 import type { ConfigState } from './state.ts';
 
 export function initialState(): ConfigState {
-  return { appliedIndex: 0, settings: { serverName: 'Ferry' }, sites: {}, users: {}, vfs: {}, recentCommands: [] };
+  return { appliedIndex: 0, settings: { serverName: 'Ferry' }, sites: {}, users: {}, vfs: {}, recentCommands: [], superAdmins: {}, admins: {}, revokedTokens: [], audit: [] };
 }
 
 /**

@@ -1,5 +1,6 @@
 // Structural shapes (types, bounds, no unknown fields) of every config entity. Semantic rules
 // that need the state (references, uniqueness) live in validate.ts.
+import { ADMIN_SCHEMA, AUDIT_ENTRY_SCHEMA, AUDIT_KEPT, REVOKED_TOKEN_SCHEMA, REVOKED_TOKENS_KEPT, SUPERADMIN_SCHEMA } from './model/admin.ts';
 import { UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
 import type { VfsKind } from './model/vfs-profile.ts';
@@ -46,8 +47,14 @@ const ALGORITHM = str({
 });
 const ALGORITHMS = arr(ALGORITHM, LIMITS.algorithms);
 
-export const SETTINGS_SHAPE = obj({ serverName: NAME });
-export const SETTINGS_PATCH_SHAPE = obj({ serverName: NAME }, ['serverName']);
+const CIDR = str({ min: 1, max: 64, pattern: /^[0-9A-Fa-f:.]+(\/[0-9]{1,3})?$/, hint: 'must be an IPv4 or IPv6 address or network in CIDR form, e.g. 192.168.10.0/24' });
+const SETTINGS_FIELDS = {
+  serverName: NAME,
+  jwtLifeSpan: int(1, 1440, 'lifetime of an admin API token, minutes'),
+  metricsAllowList: arr(CIDR, 256),
+};
+export const SETTINGS_SHAPE = obj(SETTINGS_FIELDS, ['jwtLifeSpan', 'metricsAllowList']);
+export const SETTINGS_PATCH_SHAPE = obj(SETTINGS_FIELDS, ['serverName', 'jwtLifeSpan', 'metricsAllowList']);
 
 const ADMISSION_SHAPE = obj(
   {
@@ -121,10 +128,14 @@ export const STATE_SHAPE = obj(
     sites: record(SITE_SHAPE, LIMITS.entities),
     users: record(USER_SHAPE, LIMITS.entities),
     vfs: record(VFS_SHAPE, LIMITS.entities),
+    superAdmins: record(SUPERADMIN_SCHEMA, LIMITS.entities),
+    admins: record(ADMIN_SCHEMA, LIMITS.entities),
+    revokedTokens: arr(REVOKED_TOKEN_SCHEMA, REVOKED_TOKENS_KEPT),
+    audit: arr(AUDIT_ENTRY_SCHEMA, AUDIT_KEPT),
     recentCommands: arr(
       obj({ id: str({ min: 1, max: 64 }), index: int(1, Number.MAX_SAFE_INTEGER), ok: bool(), errors: arr(VALIDATION_ERROR_SHAPE, RECENT_ERRORS_KEPT) }, ['errors']),
       RECENT_COMMANDS_WINDOW,
     ),
   },
-  ['recentCommands'],
+  ['recentCommands', 'superAdmins', 'admins', 'revokedTokens', 'audit'],
 );

@@ -1,3 +1,4 @@
+import type { Admin, AuditEntry, RevokedToken, SuperAdmin } from './model/admin.ts';
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
@@ -38,6 +39,13 @@ export interface ConfigState {
    * were deduplicated (read as empty).
    */
   readonly recentCommands?: readonly RecentCommand[];
+  /** Keyed by name. Absent in snapshots written before the admin API (read as empty). */
+  readonly superAdmins?: Readonly<Record<string, SuperAdmin>>;
+  readonly admins?: Readonly<Record<string, Admin>>;
+  /** Logged-out tokens not expired yet, ordered by expiry. */
+  readonly revokedTokens?: readonly RevokedToken[];
+  /** The newest AUDIT_KEPT config writes, oldest first. */
+  readonly audit?: readonly AuditEntry[];
 }
 
 export function userKey(siteId: string, username: string): string {

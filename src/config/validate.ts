@@ -65,8 +65,23 @@ export function validate(state: ConfigState, command: Command, facts: NodeFacts)
     case 'users.import':
       checkImport(command, facts, errors);
       break;
+    case 'superadmin.put':
+      checkPasswordHash(command.superAdmin.passwordHash, 'superAdmin.passwordHash', errors);
+      break;
+    case 'admin.put':
+      checkPasswordHash(command.admin.passwordHash, 'admin.passwordHash', errors);
+      checkUnique(command.admin.sites, 'admin.sites', errors);
+      break;
+    case 'superadmin.delete':
+    case 'admin.delete':
+    case 'token.revoke':
+      break;
   }
   return errors;
+}
+
+function checkPasswordHash(hash: string, path: string, errors: Errors): void {
+  if (!PASSWORD_HASH_PATTERN.test(hash)) errors.push({ path, message: 'must be an argon2id hash made by Ferry; send the password itself to the API or CLI, which hashes it' });
 }
 
 /** What `apply` checks of a committed command: references to the state only (see the top). */
@@ -94,8 +109,32 @@ export function preconditions(state: ConfigState, command: Command): readonly Va
     case 'users.import':
       checkImportReferences(state, command, errors);
       break;
+    case 'superadmin.put':
+    case 'token.revoke':
+      break;
+    case 'superadmin.delete':
+      checkSuperAdminDelete(state, command.name, errors);
+      break;
+    case 'admin.put':
+      command.admin.sites.forEach((siteId, i) => {
+        if (!has(state.sites, siteId)) errors.push({ path: `admin.sites[${i}]`, message: `no site '${siteId}'; create it first or check the id` });
+      });
+      break;
+    case 'admin.delete':
+      if (!has(state.admins ?? {}, command.name)) errors.push({ path: 'name', message: `no Admin '${command.name}'; check the name` });
+      break;
   }
   return errors;
+}
+
+function checkSuperAdminDelete(state: ConfigState, name: string, errors: Errors): void {
+  const all = state.superAdmins ?? {};
+  if (!has(all, name)) {
+    errors.push({ path: 'name', message: `no SuperAdmin '${name}'; check the name` });
+    return;
+  }
+  const others = Object.values(all).filter((sa) => sa.name !== name && sa.enabled);
+  if (others.length === 0) errors.push({ path: 'name', message: `'${name}' is the last enabled SuperAdmin; create or enable another one first` });
 }
 
 /** A POSIX, root-based, normalized path below `/` (virtual folders, overrides). */

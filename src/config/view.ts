@@ -1,6 +1,7 @@
 // The read-only face of the configuration that the data plane (sessions, protocols, VFS) sees.
 // It is a frozen snapshot: a config change produces a new view, never mutates an old one, so a
 // session that resolved its mounts at login keeps a consistent picture.
+import type { Admin, AuditEntry, SuperAdmin } from './model/admin.ts';
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
@@ -16,6 +17,15 @@ export interface ConfigView {
   user(siteId: string, username: string): User | undefined;
   users(siteId: string): readonly User[];
   vfs(id: string): VfsProfile | undefined;
+  vfsProfiles(): readonly VfsProfile[];
+  superAdmin(name: string): SuperAdmin | undefined;
+  superAdmins(): readonly SuperAdmin[];
+  admin(name: string): Admin | undefined;
+  admins(): readonly Admin[];
+  /** Whether a token id was logged out (and has not expired since). */
+  isRevoked(jti: string): boolean;
+  /** The newest config writes, oldest first. */
+  audit(): readonly AuditEntry[];
 }
 
 /** Where the data plane gets the current view and hears about new ones. */
@@ -70,6 +80,12 @@ export function createView(state: ConfigState): ConfigView {
   }
   for (const list of usersBySite.values()) Object.freeze(list);
   const none: readonly User[] = Object.freeze([]);
+  const superAdmins = frozen.superAdmins ?? {};
+  const admins = frozen.admins ?? {};
+  const revoked = new Set((frozen.revokedTokens ?? []).map((token) => token.jti));
+  let profiles: readonly VfsProfile[] | undefined;
+  const superAdminList = Object.freeze(byKey(superAdmins));
+  const adminList = Object.freeze(byKey(admins));
   return Object.freeze({
     revision: frozen.appliedIndex,
     settings: frozen.settings,
@@ -78,5 +94,12 @@ export function createView(state: ConfigState): ConfigView {
     user: (siteId: string, username: string) => own(frozen.users, userKey(siteId, username)),
     users: (siteId: string) => usersBySite.get(siteId) ?? none,
     vfs: (id: string) => own(frozen.vfs, id),
+    vfsProfiles: () => (profiles ??= Object.freeze(byKey(frozen.vfs))),
+    superAdmin: (name: string) => own(superAdmins, name),
+    superAdmins: () => superAdminList,
+    admin: (name: string) => own(admins, name),
+    admins: () => adminList,
+    isRevoked: (jti: string) => revoked.has(jti),
+    audit: () => frozen.audit ?? [],
   });
 }

@@ -4,6 +4,7 @@ import { apply } from '../../../src/config/apply.ts';
 import { decodeCommand, encodeCommand, encodeSnapshot } from '../../../src/config/codec.ts';
 import { COMMAND_FORMAT } from '../../../src/config/commands.ts';
 import { RECENT_COMMANDS_WINDOW } from '../../../src/config/state.ts';
+import { AUDIT_KEPT } from '../../../src/config/model/admin.ts';
 import { validate } from '../../../src/config/validate.ts';
 import type { Command } from '../../../src/config/commands.ts';
 import { initialState } from '../../../src/config/initial.ts';
@@ -37,13 +38,14 @@ test('the applied state does not share objects with the command', () => {
   assert.deepEqual(state.users['default/carol']!.permissions, ['dirList', 'fileGet']);
 });
 
-test('a refused command changes nothing but the applied index and the remembered outcome of its id', () => {
+test('a refused command changes nothing but the applied index, the remembered outcome of its id and the audit trail', () => {
   const state = populated();
   const refused = command({ type: 'vfs.delete', vfsId: 'home' });
   const outcome = apply(state, { index: state.appliedIndex + 1, term: 1, command: refused });
   assert.equal(outcome.result.ok, false);
   assert.equal(outcome.state.appliedIndex, state.appliedIndex + 1);
-  assert.deepEqual({ ...outcome.state, appliedIndex: 0, recentCommands: [] }, { ...state, appliedIndex: 0, recentCommands: [] });
+  assert.deepEqual({ ...outcome.state, appliedIndex: 0, recentCommands: [], audit: [] }, { ...state, appliedIndex: 0, recentCommands: [], audit: [] });
+  assert.deepEqual(outcome.state.audit!.at(-1), { index: state.appliedIndex + 1, at: refused.at, actor: refused.actor, type: 'vfs.delete', target: 'vfs home', ok: false });
   assert.deepEqual(outcome.state.recentCommands!.at(-1), { id: refused.id, index: state.appliedIndex + 1, ok: false, errors: outcome.result.ok ? [] : outcome.result.errors });
 });
 
@@ -159,4 +161,30 @@ test('a command in a format this version does not know is refused, not half-appl
   assert.equal(outcome.state.users['default/bob'], undefined);
   const current = { ...command({ type: 'user.put', user: user({ username: 'bob' }) }), format: COMMAND_FORMAT };
   assert.equal(apply(state, { index: state.appliedIndex + 1, term: 1, command: current }).result.ok, true);
+});
+
+test('the audit trail records who changed what, without secrets, and stays bounded', () => {
+  let state = populated();
+  const put = command({ type: 'user.put', user: user({ username: 'dave', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2g' }) });
+  state = apply(state, { index: state.appliedIndex + 1, term: 1, command: { ...put, actor: 'sa:root' } }).state;
+  const last = state.audit!.at(-1)!;
+  assert.deepEqual(last, { index: state.appliedIndex, at: put.at, actor: 'sa:root', type: 'user.put', target: 'user default/dave', ok: true });
+  assert.ok(!JSON.stringify(state.audit).includes('argon2id'), 'no password hash in the audit trail');
+  for (let i = 0; i < AUDIT_KEPT + 5; i++) {
+    state = apply(state, { index: state.appliedIndex + 1, term: 1, command: command({ type: 'settings.update', settings: { serverName: `s${i}` } }) }).state;
+  }
+  assert.equal(state.audit!.length, AUDIT_KEPT);
+  assert.equal(state.audit!.at(-1)!.index, state.appliedIndex);
+});
+
+test('a revoked token is remembered until it expires, then forgotten', () => {
+  let state = populated();
+  const at = 1_000_000;
+  const revoke = (jti: string, expiresAt: number, now: number) =>
+    apply(state, { index: state.appliedIndex + 1, term: 1, command: { ...command({ type: 'token.revoke', jti, expiresAt }), at: now } }).state;
+  state = revoke('a', at + 60_000, at);
+  state = revoke('b', at + 120_000, at + 1);
+  assert.deepEqual(state.revokedTokens!.map((t) => t.jti), ['a', 'b']);
+  state = revoke('c', at + 180_000, at + 90_000);
+  assert.deepEqual(state.revokedTokens!.map((t) => t.jti), ['b', 'c'], 'a expired and was forgotten');
 });
