@@ -2,6 +2,9 @@
 // socket into one running node, and takes them down in reverse order.
 import path from 'node:path';
 import { logFailedLogins } from '../auth/login.ts';
+import type { AuthOutcomeEvent } from '../auth/login.ts';
+import { Protector } from '../protector/protector.ts';
+import type { ProtectedSite } from '../protector/protector.ts';
 import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
 import type { ProtocolBinding, Site } from '../config/model/site.ts';
 import { openSecretBox } from '../config/secrets.ts';
@@ -86,25 +89,33 @@ async function startListener(site: Site, binding: ProtocolBinding, deps: {
   logger: Logger;
   transferLog: ReturnType<typeof openW3cTransferLog>;
   sessions: SessionRegistry;
+  protector: Protector;
 }): Promise<SshServer> {
   const hostKeys = site.hostKeys.map((key, index) => ({
     algorithm: key.algorithm,
     privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
   }));
+  const failedLogins = logFailedLogins(deps.transferLog);
+  const onOutcome = (event: AuthOutcomeEvent) => {
+    failedLogins(event);
+    deps.protector.authOutcome(event);
+  };
+  const hooks = { error: [(event: Parameters<Protector['sessionError']>[0]) => deps.protector.sessionError(event)] };
   return startSshServer({
     site,
+    protector: deps.protector,
     hostKeys,
     bind: { host: binding.host, port: binding.port },
     getView: () => deps.store.current(),
     openSession: (user, connection, protocol) =>
       openSession(
-        { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions },
+        { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions, hooks },
         user,
         connection,
         protocol,
       ),
     logger: deps.logger.child({ siteId: site.id }),
-    login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(deps.transferLog) },
+    login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome },
   });
 }
 
@@ -268,6 +279,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     // One registry for the node: a per-user session limit counts across sites' listeners.
     const sessions = new SessionRegistry();
+    // One Protector for the node: strikes and automatic blocks are node-wide, across listeners.
+    // Sites gain their protector settings and lists with the config model; until then, defaults.
+    const protector = new Protector({ site: (id) => store.current().site(id) as ProtectedSite | undefined, now: Date.now, logger: logger.child({ component: 'protector' }) });
     // One back end per VFS profile for every site of the node; closed after the listeners.
     const drivers = new DriverPool({ openSecret: (sealed, context) => secrets.openString(sealed, context), log: logger });
     cleanups.push(() => drivers.close());
@@ -278,7 +292,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
     }
     const listeners = new SiteReconciler({
-      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions }),
+      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions, protector }),
       bindingsFor: (site) => bindingsForRun(site, options).bindings,
       out: options.out,
       logger,

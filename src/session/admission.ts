@@ -17,6 +17,7 @@
 //
 // Pure policy: no timers and no sockets; the clock and the random source are parameters.
 import type { ResolvedSiteAdmission } from '../config/model/site.ts';
+import type { RefusalReason as ProtectorRefusal } from '../protector/rules.ts';
 
 /** The site's settings (config/model/site.ts siteAdmission) and the protocol's own bound. */
 export interface AdmissionLimits extends ResolvedSiteAdmission {
@@ -25,6 +26,9 @@ export interface AdmissionLimits extends ResolvedSiteAdmission {
 }
 
 export type RefusalReason =
+  | ProtectorRefusal
+  | 'PROXY protocol from a source that is not trusted'
+  | 'invalid PROXY protocol header'
   | 'server closing'
   | 'too many connections'
   | 'too many connections not yet logged in from this source'

@@ -41,9 +41,26 @@ export type BeforeHook = (operation: PendingOperation) => void | Promise<void>;
 /** Sees a record after it was written; what it throws is logged, never passed to the client. */
 export type AfterHook = (record: TransferRecord) => void;
 
+/** An operation of a session failed: what the client is told, and which operation it was. */
+export interface SessionErrorEvent {
+  readonly siteId: string;
+  readonly connectionId: string;
+  readonly remoteAddress: string;
+  readonly username: string;
+  /** `stat`, `list`, `download`, `upload`, `login` (the session could not be opened) ... */
+  readonly operation: string;
+  /** Virtual path, as the log shows it. */
+  readonly path: string;
+  readonly kind: FerryError['kind'];
+}
+
+/** Sees every failed operation, metadata included (the Protector's strict strikes); never throws to the client. */
+export type ErrorHook = (event: SessionErrorEvent) => void;
+
 export interface SessionHooks {
   readonly before?: readonly BeforeHook[];
   readonly after?: readonly AfterHook[];
+  readonly error?: readonly ErrorHook[];
   /** The limiter for a session's transfers (a per-user quota, a per-site bandwidth cap), or none. */
   readonly limiter?: (session: SessionIdentity) => TransferLimiter | undefined;
 }
@@ -67,11 +84,13 @@ export class HookRunner {
   /** Null when there are none: the Session skips building the operation at all. */
   readonly #before: readonly BeforeHook[] | null;
   readonly #after: readonly AfterHook[] | null;
+  readonly #error: readonly ErrorHook[] | null;
   readonly #limiter: SessionHooks['limiter'] | null;
 
   constructor(hooks: SessionHooks | undefined) {
     this.#before = hooks?.before?.length ? [...hooks.before] : null;
     this.#after = hooks?.after?.length ? [...hooks.after] : null;
+    this.#error = hooks?.error?.length ? [...hooks.error] : null;
     this.#limiter = hooks?.limiter ?? null;
   }
 
@@ -98,6 +117,17 @@ export class HookRunner {
         hook(record);
       } catch (error) {
         log.warn({ err: error, operation: record.operation, path: record.path }, 'an after-operation hook failed');
+      }
+    }
+  }
+
+  error(event: SessionErrorEvent, log: HookLog): void {
+    if (this.#error === null) return;
+    for (const hook of this.#error) {
+      try {
+        hook(event);
+      } catch (error) {
+        log.warn({ err: error, operation: event.operation, path: event.path }, 'an error hook failed');
       }
     }
   }

@@ -4,13 +4,21 @@
 // says why it closed in the application log. Closing the listener drains: idle connections are
 // ended at once, busy ones (a transfer under way) get the close grace period, then are cut.
 // The protocol only takes the socket (`serve`) and reports what happened on it: identified,
-// logged in, busy or idle, and how to end it politely. The Protector hooks in at `admit`.
+// logged in, busy or idle, said goodbye, and how to end it politely.
+// The Protector (protector/protector.ts) decides first, on the bare socket: a refused address
+// costs an accept and a reset, nothing more; admitted connections report how they ended, and
+// the Protector alone decides whether that was a strike.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { Admission, RefusalLog, sourceOf } from './admission.ts';
 import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from './admission.ts';
 import type { ConnectionInfo } from './types.ts';
+import type { Protector } from '../protector/protector.ts';
+import { parseAddress, strikeKey } from '../protector/addresses.ts';
+
+/** What the listener asks of the node's Protector. */
+export type ConnectionGuard = Pick<Protector, 'check' | 'opened' | 'closed' | 'subscribe'>;
 
 export interface ListenerOptions {
   /** Log prefix and wording: `ssh`, later `ftp`, `https`. */
@@ -32,6 +40,8 @@ export interface ListenerOptions {
   readonly now?: () => number;
   /** Random source of early drop (Math.random). */
   readonly random?: () => number;
+  /** The node's Protector; without it every address is admitted (unit tests of other parts). */
+  readonly protector?: ConnectionGuard;
 }
 
 export interface Listener {
@@ -85,6 +95,8 @@ export class AdmittedConnection {
   readonly #login: NodeJS.Timeout;
   #identified = false;
   #loggedIn = false;
+  #goodbye = false;
+  #endedByServer = false;
   #busy = 0;
   #socketClosed = false;
   #closeReason: string | undefined;
@@ -133,6 +145,11 @@ export class AdmittedConnection {
     this.#ticket.authenticated();
   }
 
+  /** The client said goodbye the protocol's way (SSH DISCONNECT, FTP QUIT): going away now is no violation. */
+  goodbye(): void {
+    this.#goodbye = true;
+  }
+
   /** How the protocol ends this connection politely (SSH: a disconnect); else it is cut. */
   endWith(politeEnd: () => void): void {
     this.#politeEnd = politeEnd;
@@ -145,6 +162,7 @@ export class AdmittedConnection {
 
   /** Ends politely; a client that ignores it is cut shortly after. */
   end(reason: string): void {
+    this.#endedByServer = true;
     this.noteClose(reason);
     if (this.#politeEnd) this.#politeEnd();
     else this.socket.destroy();
@@ -152,6 +170,7 @@ export class AdmittedConnection {
   }
 
   cut(reason: string): void {
+    this.#endedByServer = true;
     this.noteClose(reason);
     this.socket.destroy();
   }
@@ -175,6 +194,11 @@ export class AdmittedConnection {
 
   #done(): void {
     for (const fn of this.#whenDone.splice(0)) fn();
+  }
+
+  /** How it ended, for the Protector (valid once the socket closed). */
+  get closeFacts(): { loggedIn: boolean; goodbye: boolean; endedByServer: boolean } {
+    return { loggedIn: this.#loggedIn, goodbye: this.#goodbye, endedByServer: this.#endedByServer || this.#listener.closing };
   }
 
   /** The socket closed (called by the listener): releases the slot and logs why. */
@@ -246,6 +270,15 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   const onSocket = (socket: net.Socket): void => {
     if (socket.destroyed) return;
     socket.on('error', () => {}); // the protocol and the connection report socket errors
+    const remote = socket.remoteAddress ?? '';
+    const verdict = options.protector?.check(siteId, remote);
+    if (verdict !== undefined && !verdict.admit) {
+      refusals.note(remote, verdict.reason);
+      // A reset, as the reference product does ("Connection reset by peer"): no FIN handshake
+      // and no TIME_WAIT left on our side by a flood.
+      socket.resetAndDestroy();
+      return;
+    }
     const limits = options.limits();
     const decision = state.closing ? ({ admitted: false, reason: 'server closing' } as const) : admission.admit(socket.remoteAddress ?? '', limits);
     if (!decision.admitted && decision.reason === 'too many connections not yet logged in from this source' && wait(socket, limits.identificationGraceMs)) return;
@@ -263,10 +296,12 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     connections.set(socket, connection);
     byPeer.set(peer, connection);
     connection.log.info({ remote: info.remoteAddress, port: info.remotePort }, `${protocol}: connection`);
+    options.protector?.opened(info);
     socket.once('close', () => {
       connections.delete(socket);
       if (byPeer.get(peer) === connection) byPeer.delete(peer);
       connection.socketClosed(options.unidentifiedReason, now() - accepted, protocol);
+      options.protector?.closed(info.connectionId, connection.closeFacts);
     });
     try {
       options.serve(connection);
@@ -296,9 +331,19 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   const bound = server.address() as net.AddressInfo;
   const address = { host: bound.address, port: bound.port };
   logger.info({ site: siteId, ...address }, `${protocol}: listening`);
+  // An address blocked while it is connected loses its connections too ("kick the connection
+  // and block the address"): a brute force does not get to finish its connection's tries.
+  const unsubscribe = options.protector?.subscribe((event) => {
+    if (event.type !== 'blocked' || event.siteId !== siteId) return;
+    for (const connection of connections.values()) {
+      const client = parseAddress(connection.info.remoteAddress);
+      if (client !== undefined && strikeKey(client) === event.block.key) connection.cut(`blocked by the Protector (${event.block.reason})`);
+    }
+  });
 
   const drain = async (): Promise<void> => {
     state.closing = true;
+    unsubscribe?.();
     for (const queue of waiting.values()) for (const socket of queue.splice(0)) socket.destroy();
     waiting.clear();
     clearInterval(refusalTicker);

@@ -118,9 +118,13 @@ export class OperationRecorder {
     };
   }
 
-  /** A FerryError for the client, with the detail in the application log. */
-  fail(error: unknown, path: string): FerryError {
+  /**
+   * A FerryError for the client, with the detail in the application log; the error hooks hear
+   * of it (`operation` names what failed: the Protector tells a stat from a download).
+   */
+  fail(error: unknown, path: string, operation = 'operation'): FerryError {
     const failure = asFerryError(error, path);
+    this.reportError(failure, path, operation);
     // A user's mistake (missing file, denied permission) is routine; a storage failure is the
     // operator's problem and the client only sees a generic message, so it must reach the log.
     const level = OPERATOR_FAILURES.has(failure.kind) ? 'warn' : 'debug';
@@ -128,12 +132,18 @@ export class OperationRecorder {
     return failure;
   }
 
+  /** Tells the error hooks that `operation` failed with `failure`. */
+  reportError(failure: FerryError, path: string, operation: string): void {
+    const c = this.#connection;
+    this.#hooks.error({ siteId: c.siteId, connectionId: c.connectionId, remoteAddress: c.remoteAddress, username: this.#username, operation, path: displayPath(path), kind: failure.kind }, this.#logger);
+  }
+
   /** Runs an operation without a transfer-log line (metadata), mapping its errors. */
-  async guard<T>(path: string, body: () => Promise<T>): Promise<T> {
+  async guard<T>(path: string, body: () => Promise<T>, operation = 'operation'): Promise<T> {
     try {
       return await body();
     } catch (error) {
-      throw this.fail(error, path);
+      throw this.fail(error, path, operation);
     }
   }
 
@@ -146,7 +156,7 @@ export class OperationRecorder {
       this.record(operation, displayPath(path), 'ok', extra());
       return result;
     } catch (error) {
-      const failure = this.fail(error, path);
+      const failure = this.fail(error, path, operation);
       this.record(operation, displayPath(path), failure.kind, extra());
       throw failure;
     }
@@ -157,7 +167,7 @@ export class OperationRecorder {
     try {
       return await body();
     } catch (error) {
-      const failure = this.fail(error, path);
+      const failure = this.fail(error, path, operation);
       this.record(operation, displayPath(path), failure.kind);
       throw failure;
     }

@@ -110,6 +110,7 @@ export async function openSession(
     return session;
   } catch (error) {
     const failure = asFerryError(error, '/');
+    recorder.reportError(failure, '/', 'login');
     recorder.record('login-failed', '/', failure.kind);
     recorder.logger.warn({ kind: failure.kind, code: failure.code, detail: failure.detail }, 'session refused');
     throw failure;
@@ -172,14 +173,18 @@ class ProtocolSession implements Session {
   // ---- metadata -------------------------------------------------------------------------
 
   async realpath(path: string): Promise<string> {
-    return this.#rec.guard(path, async () => normalizeVirtualPath(path));
+    return this.#rec.guard(path, async () => normalizeVirtualPath(path), 'realpath');
   }
 
   stat(path: string, options: { follow?: boolean } = {}): Promise<SessionStat> {
-    return this.#rec.guard(path, async () => {
-      const t = await this.#paths.target(path, options.follow ?? true);
-      return { ...(await this.#paths.entry(t)), path: t.virtualPath };
-    });
+    return this.#rec.guard(
+      path,
+      async () => {
+        const t = await this.#paths.target(path, options.follow ?? true);
+        return { ...(await this.#paths.entry(t)), path: t.virtualPath };
+      },
+      'stat',
+    );
   }
 
   list(path: string): AsyncIterable<EntryInfo> {
@@ -191,13 +196,13 @@ class ProtocolSession implements Session {
       const target = await this.#paths.target(path, true);
       this.#paths.require(target, 'list');
       return target;
-    });
+    }, 'list');
     const children = this.#paths.table.childMounts(t.virtualPath);
     const shadowed = new Set(children.map((child) => child.name));
     try {
       for await (const entry of t.mount.driver.list(t.realPath)) if (!shadowed.has(entry.name)) yield entry;
     } catch (error) {
-      if (!(t.isMountParent && isFerryError(error) && error.kind === 'not-found')) throw this.#rec.fail(error, path);
+      if (!(t.isMountParent && isFerryError(error) && error.kind === 'not-found')) throw this.#rec.fail(error, path, 'list');
     }
     for (const child of children) {
       const target = this.#paths.mountTarget(joinPath(t.virtualPath, child.name));
@@ -210,7 +215,7 @@ class ProtocolSession implements Session {
       const t = await this.#paths.target(path, false);
       this.#paths.require(t, 'readlink');
       return virtualPathOf(t.mount, await t.mount.driver.readlink(t.realPath));
-    });
+    }, 'readlink');
   }
 
   statvfs(path: string): Promise<SpaceInfo> {
@@ -218,7 +223,7 @@ class ProtocolSession implements Session {
       const t = await this.#paths.target(path, true);
       this.#paths.require(t, 'statvfs');
       return t.mount.driver.statvfs(t.isMountParent ? '/' : t.realPath);
-    });
+    }, 'statvfs');
   }
 
   checksum(path: string, algorithm: ChecksumAlgorithm, range?: { offset: number; length: number }): Promise<Buffer> {
@@ -226,7 +231,7 @@ class ProtocolSession implements Session {
       const t = await this.#paths.target(path, true);
       this.#paths.require(t, 'checksum');
       return computeChecksum(await t.mount.driver.openRead(t.realPath, range ?? {}), algorithm);
-    });
+    }, 'checksum');
   }
 
   allows(subsystem: Subsystem): boolean {
@@ -507,7 +512,7 @@ class ProtocolSession implements Session {
       // The transfer writes the copy's line when the output closes, success or failure.
       await pipeline(input, output);
     } catch (error) {
-      throw this.#rec.fail(error, from);
+      throw this.#rec.fail(error, from, 'copy');
     }
   }
 

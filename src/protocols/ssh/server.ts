@@ -19,7 +19,7 @@ import type { Site } from '../../config/model/site.ts';
 import type { User } from '../../config/model/user.ts';
 import type { ConfigView } from '../../config/view.ts';
 import { listen, networkReason } from '../../session/listener.ts';
-import type { AdmittedConnection, Listener } from '../../session/listener.ts';
+import type { AdmittedConnection, ConnectionGuard, Listener } from '../../session/listener.ts';
 import type { ConnectionInfo, Session, SessionProtocol } from '../../session/types.ts';
 import { signatureAlgorithmsForKeyType, toSsh2Algorithms, validateSshAlgorithms } from './algorithms.ts';
 import { SshAuth } from './auth.ts';
@@ -70,6 +70,8 @@ export interface SshServerOptions {
   now?: () => number;
   /** Random source of early drop (Math.random). */
   random?: () => number;
+  /** The node's Protector, asked at accept before ssh2 sees a byte; told how connections end. */
+  protector?: ConnectionGuard;
 }
 
 export interface SshServer {
@@ -90,6 +92,22 @@ function reasonForClientError(error: Error & { level?: string; code?: unknown })
   // A DISCONNECT message from the client carries its numeric reason code (RFC 4253 11.1).
   if (typeof error.code === 'number') return `client disconnected: ${error.message}`;
   return `protocol error: ${error.message}`;
+}
+
+/**
+ * SSH's goodbye is the client's DISCONNECT message (RFC 4253 section 11.1; OpenSSH sends one,
+ * "disconnected by user", whenever it exits normally). ssh2 handles it without telling the
+ * application when the reason is BY_APPLICATION, so its per-connection handler is wrapped: the
+ * listener must know whether the client left politely (the Protector's paranoid sensitivity).
+ */
+function noteGoodbye(client: Connection, conn: AdmittedConnection): void {
+  const handlers = (client as unknown as { _protocol?: { _handlers?: Record<string, (...args: unknown[]) => unknown> } })._protocol?._handlers;
+  const original = handlers?.DISCONNECT;
+  if (handlers === undefined || original === undefined) return;
+  handlers.DISCONNECT = (...args: unknown[]) => {
+    conn.goodbye();
+    return original(...args);
+  };
 }
 
 function hostKeysFor(options: SshServerOptions): string[] {
@@ -159,6 +177,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
       return;
     }
     conn.endWith(() => client.end());
+    noteGoodbye(client, conn);
     conn.identified();
     const login = new ConnectionLogin(options.login, { ...conn.info, protocol: 'ssh' }, { maxFailures: limits.maxAuthTries, log });
     const auth = new SshAuth(login, site.sshAlgorithms, log, () => conn.end('too many failed login attempts'));
@@ -219,6 +238,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     serve: (conn) => ssh.injectSocket(conn.socket),
     now,
     ...(options.random ? { random: options.random } : {}),
+    ...(options.protector ? { protector: options.protector } : {}),
   });
   return { address: listener.address, close: listener.close };
 }

@@ -8,6 +8,9 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import pino from 'pino';
 import { logFailedLogins } from '../../../src/auth/login.ts';
+import type { AuthOutcomeEvent } from '../../../src/auth/login.ts';
+import type { ConfigView } from '../../../src/config/view.ts';
+import type { Protector } from '../../../src/protector/protector.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../../../src/auth/passwords.ts';
 import type { Site } from '../../../src/config/model/site.ts';
 import type { User } from '../../../src/config/model/user.ts';
@@ -68,6 +71,8 @@ export interface HarnessOptions extends SessionFixtureOptions {
   readonly serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
   /** Port to bind (default 0: any free port). */
   readonly port?: number;
+  /** A Protector over this harness's view (made with `protectorFor`), wired as the node wires it. */
+  readonly protector?: (getView: () => ConfigView, logger: pino.Logger) => Protector;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -97,7 +102,14 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const transferLog = { write: (record: TransferRecord) => void records.push(record) };
   const drivers = options.drivers ?? new DriverPool();
-  const deps = { view, node: fixtureNode(dir), drivers, transferLog, logger, now: Date.now };
+  const protector = options.protector?.(() => view, logger);
+  const hooks = protector ? { error: [(event: Parameters<Protector['sessionError']>[0]) => protector.sessionError(event)] } : undefined;
+  const deps = { view, node: fixtureNode(dir), drivers, transferLog, logger, now: Date.now, ...(hooks ? { hooks } : {}) };
+  const failedLogins = logFailedLogins(transferLog);
+  const onOutcome = (event: AuthOutcomeEvent) => {
+    failedLogins(event);
+    protector?.authOutcome(event);
+  };
   const server = await startSshServer({
     site,
     hostKeys: keys.map((k) => ({ algorithm: k.algorithm, privateKeyPem: k.privateKeyPem })),
@@ -105,7 +117,8 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
     getView: () => view,
     openSession: (u, connection, protocol) => openSession(deps, u, connection, protocol),
     logger,
-    login: { getView: () => view, verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome: logFailedLogins(transferLog) },
+    login: { getView: () => view, verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome },
+    ...(protector ? { protector } : {}),
     ...(options.serveSftp ? { serveSftp: options.serveSftp } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });
