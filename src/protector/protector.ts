@@ -135,6 +135,8 @@ export class Protector {
     if (address === undefined) return { admit: true, safe: false };
     const site = this.#options.site(siteId);
     const now = this.#options.now();
+    // A trusted load balancer is safe: its own health checks connect and disconnect all day.
+    if (this.#trustedBalancer(site, address)) return { admit: true, safe: true };
     const block = this.#sites.get(siteId)?.book.blockOf(strikeKey(address));
     return decide({ address, lists: this.#lists(site), allowEntries: site?.lists?.allow, autoBlockUntil: block?.until, now });
   }
@@ -142,8 +144,12 @@ export class Protector {
   /** Whether `remoteAddress` is one of the site's load balancers, whose PROXY headers are believed. */
   trustsProxy(siteId: string, remoteAddress: string): boolean {
     const address = parseAddress(remoteAddress);
-    const sources = this.#options.site(siteId)?.protector?.proxyTrustedSources;
-    if (address === undefined || sources === undefined) return false;
+    return address !== undefined && this.#trustedBalancer(this.#options.site(siteId), address);
+  }
+
+  #trustedBalancer(site: ProtectedSite | undefined, address: Address): boolean {
+    const sources = site?.protector?.proxyTrustedSources;
+    if (sources === undefined || sources.length === 0) return false;
     let set = this.#trusted.get(sources);
     if (!set) {
       set = new AddressSet(sources.flatMap((source) => {
@@ -203,7 +209,7 @@ export class Protector {
     const now = this.#options.now();
     const key = strikeKey(address);
     const book = this.#state(siteId).book;
-    if (listed(this.#lists(site).safe, address, now)) {
+    if (listed(this.#lists(site).safe, address, now) || this.#trustedBalancer(site, address)) {
       book.forget(key);
       return;
     }

@@ -14,11 +14,12 @@ import type { Logger } from 'pino';
 import { Admission, RefusalLog, sourceOf } from './admission.ts';
 import type { AdmissionLimits, AdmissionTicket, RefusalReason, RefusalSummary } from './admission.ts';
 import type { ConnectionInfo } from './types.ts';
+import { readProxyHeader } from './proxy-protocol.ts';
 import type { Protector } from '../protector/protector.ts';
 import { parseAddress, strikeKey } from '../protector/addresses.ts';
 
 /** What the listener asks of the node's Protector. */
-export type ConnectionGuard = Pick<Protector, 'check' | 'opened' | 'closed' | 'subscribe'>;
+export type ConnectionGuard = Pick<Protector, 'check' | 'opened' | 'closed' | 'subscribe' | 'trustsProxy'>;
 
 export interface ListenerOptions {
   /** Log prefix and wording: `ssh`, later `ftp`, `https`. */
@@ -42,6 +43,13 @@ export interface ListenerOptions {
   readonly random?: () => number;
   /** The node's Protector; without it every address is admitted (unit tests of other parts). */
   readonly protector?: ConnectionGuard;
+  /**
+   * The binding is behind a load balancer that sends the PROXY protocol (v1 or v2): only the
+   * site's trusted sources may connect, each must send a header first, and the client it names
+   * is who the Protector, admission and every log see. Fail closed: any other source is refused,
+   * since whatever header it sent would be a forged address.
+   */
+  readonly proxyProtocol?: boolean;
 }
 
 export interface Listener {
@@ -71,12 +79,20 @@ export function networkReason(code: string): string {
   return code === 'ECONNRESET' ? 'connection reset by the client (ECONNRESET)' : `network error (${code})`;
 }
 
-function connectionInfo(siteId: string, socket: net.Socket): ConnectionInfo {
+/** Who is at the other end: the TCP peer, or the client a trusted balancer's PROXY header names. */
+interface Peer {
+  readonly address: string;
+  readonly port: number;
+  /** The balancer's address when the client came through one. */
+  readonly via?: string;
+}
+
+function connectionInfo(siteId: string, socket: net.Socket, peer: Peer): ConnectionInfo {
   return {
     connectionId: randomBytes(6).toString('base64url'),
     siteId,
-    remoteAddress: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort ?? 0,
+    remoteAddress: peer.address,
+    remotePort: peer.port,
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
   };
@@ -223,11 +239,14 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   // Connections of a source at its bound wait here, unread, for one of its own to log in or
   // leave (at most WAITING_PER_SOURCE each, and no longer than the identification grace).
   const waiting = new Map<string, net.Socket[]>();
+  // The client behind each socket that came through a trusted balancer.
+  const proxied = new WeakMap<net.Socket, Peer>();
+  const peerOf = (socket: net.Socket): Peer => proxied.get(socket) ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   const admission = new Admission(options.random, (source) => {
     const queue = waiting.get(source);
     const next = queue?.shift();
     if (queue !== undefined && queue.length === 0) waiting.delete(source);
-    if (next !== undefined) setImmediate(() => onSocket(next));
+    if (next !== undefined) setImmediate(() => admit(next));
   });
   const refusals = new RefusalLog({ intervalMs: () => options.limits().refusalLogIntervalMs, now, report: (summary) => logRefusals(logger, protocol, siteId, summary) });
   const refusalTicker = setInterval(() => refusals.tick(), 1_000).unref();
@@ -241,7 +260,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   /** Parks a connection of a source at its bound; false when that source's wait list is full. */
   const wait = (socket: net.Socket, graceMs: number): boolean => {
     if (socket.destroyed) return true;
-    const source = sourceOf(socket.remoteAddress ?? '');
+    const source = sourceOf(peerOf(socket).address);
     const queue = waiting.get(source) ?? [];
     if (queue.length >= WAITING_PER_SOURCE || waitingTotal() >= WAITING_TOTAL) return false;
     queue.push(socket);
@@ -256,7 +275,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     const timer = setTimeout(() => {
       if (!(waiting.get(source)?.includes(socket) ?? false)) return;
       leave();
-      refusals.note(socket.remoteAddress ?? '', 'too many connections not yet logged in from this source');
+      refusals.note(peerOf(socket).address, 'too many connections not yet logged in from this source');
       socket.destroy();
     }, graceMs);
     timer.unref();
@@ -268,9 +287,36 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   };
 
   const onSocket = (socket: net.Socket): void => {
-    if (socket.destroyed) return;
     socket.on('error', () => {}); // the protocol and the connection report socket errors
-    const remote = socket.remoteAddress ?? '';
+    if (options.proxyProtocol) void throughBalancer(socket);
+    else admit(socket);
+  };
+
+  /** A PROXY-protocol binding: a trusted source, then its header, then the client it names is admitted. */
+  const throughBalancer = async (socket: net.Socket): Promise<void> => {
+    const balancer = socket.remoteAddress ?? '';
+    if (!(options.protector?.trustsProxy(siteId, balancer) ?? false)) {
+      refusals.note(balancer, 'PROXY protocol from a source that is not trusted');
+      socket.resetAndDestroy();
+      return;
+    }
+    const read = await readProxyHeader(socket, options.limits().identificationGraceMs);
+    if (read.status === 'closed' || socket.destroyed) return;
+    if (read.status !== 'ok') {
+      refusals.note(balancer, 'invalid PROXY protocol header');
+      logger.info({ site: siteId, source: balancer, reason: read.status === 'invalid' ? read.reason : 'no header within the identification grace time' }, `${protocol}: PROXY protocol header refused`);
+      socket.destroy();
+      return;
+    }
+    // LOCAL (the balancer's own health check) or a client it cannot name: the balancer is the peer.
+    if (read.header.command === 'proxy') proxied.set(socket, { address: read.header.source.address, port: read.header.source.port, via: balancer });
+    admit(socket);
+  };
+
+  const admit = (socket: net.Socket): void => {
+    if (socket.destroyed) return;
+    const client = peerOf(socket);
+    const remote = client.address;
     const verdict = options.protector?.check(siteId, remote);
     if (verdict !== undefined && !verdict.admit) {
       refusals.note(remote, verdict.reason);
@@ -280,22 +326,23 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       return;
     }
     const limits = options.limits();
-    const decision = state.closing ? ({ admitted: false, reason: 'server closing' } as const) : admission.admit(socket.remoteAddress ?? '', limits);
+    const decision = state.closing ? ({ admitted: false, reason: 'server closing' } as const) : admission.admit(remote, limits);
     if (!decision.admitted && decision.reason === 'too many connections not yet logged in from this source' && wait(socket, limits.identificationGraceMs)) return;
     if (!decision.admitted) {
-      refusals.note(socket.remoteAddress ?? '', decision.reason);
+      refusals.note(remote, decision.reason);
       socket.destroy();
       return;
     }
-    const info = connectionInfo(siteId, socket);
+    const info = connectionInfo(siteId, socket, client);
     const log = logger.child({ site: siteId, conn: info.connectionId });
     const grace = { identificationMs: limits.identificationGraceMs, loginMs: limits.loginGraceMs };
     const connection = new AdmittedConnection(socket, info, log, decision.ticket, grace, state);
-    const peer = `${info.remoteAddress}|${info.remotePort}`;
+    // The TCP peer, as a protocol library that only learns the peer (ssh2) will name it.
+    const peer = `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
     const accepted = now();
     connections.set(socket, connection);
     byPeer.set(peer, connection);
-    connection.log.info({ remote: info.remoteAddress, port: info.remotePort }, `${protocol}: connection`);
+    connection.log.info({ remote: info.remoteAddress, port: info.remotePort, ...(client.via === undefined ? {} : { via: client.via }) }, `${protocol}: connection`);
     options.protector?.opened(info);
     socket.once('close', () => {
       connections.delete(socket);

@@ -56,7 +56,8 @@ export interface SshServerOptions {
   site: Site;
   /** Private keys in clear (decrypted by the caller with config/secrets). */
   hostKeys: { algorithm: string; privateKeyPem: string }[];
-  bind: { host: string; port: number };
+  /** `proxyProtocol`: a load balancer in front sends PROXY protocol headers (session/listener.ts). */
+  bind: { host: string; port: number; proxyProtocol?: boolean | undefined };
   getView: () => ConfigView;
   /** Called once per logged-in connection with `ssh`; its channels take views of the session. */
   openSession: (user: User, connection: ConnectionInfo, protocol: SessionProtocol) => Promise<Session>;
@@ -239,6 +240,7 @@ export async function startSshServer(options: SshServerOptions): Promise<SshServ
     now,
     ...(options.random ? { random: options.random } : {}),
     ...(options.protector ? { protector: options.protector } : {}),
+    ...(options.bind.proxyProtocol ? { proxyProtocol: true } : {}),
   });
   return { address: listener.address, close: listener.close };
 }

@@ -71,6 +71,8 @@ export interface HarnessOptions extends SessionFixtureOptions {
   readonly serveSftp?: (stream: Duplex, session: Session) => Promise<void>;
   /** Port to bind (default 0: any free port). */
   readonly port?: number;
+  /** The binding expects PROXY protocol headers from the site's trusted sources. */
+  readonly proxyProtocol?: boolean;
   /** A Protector over this harness's view (made with `protectorFor`), wired as the node wires it. */
   readonly protector?: (getView: () => ConfigView, logger: pino.Logger) => Protector;
 }
@@ -113,7 +115,7 @@ async function startIn(dir: string, options: HarnessOptions): Promise<Harness> {
   const server = await startSshServer({
     site,
     hostKeys: keys.map((k) => ({ algorithm: k.algorithm, privateKeyPem: k.privateKeyPem })),
-    bind: { host: '127.0.0.1', port: options.port ?? 0 },
+    bind: { host: '127.0.0.1', port: options.port ?? 0, proxyProtocol: options.proxyProtocol },
     getView: () => view,
     openSession: (u, connection, protocol) => openSession(deps, u, connection, protocol),
     logger,

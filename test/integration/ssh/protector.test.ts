@@ -19,10 +19,11 @@ interface Protected {
   readonly events: ProtectorEvent[];
 }
 
-async function protectedSite(protector: SiteProtector, lists: SiteLists = {}): Promise<Protected> {
+async function protectedSite(protector: SiteProtector, lists: SiteLists = {}, options: { proxyProtocol?: boolean } = {}): Promise<Protected> {
   let made: Protector | undefined;
   const events: ProtectorEvent[] = [];
   const h = await startHarness({
+    ...options,
     site: { protector, lists } as Partial<Site>,
     protector: (getView, logger) => {
       made = new Protector({ site: (id) => getView().site(id) as ProtectedSite | undefined, now: Date.now, logger });
@@ -236,6 +237,82 @@ describe('Protector: lists', () => {
       assert.equal((await probe(h.port, '127.0.0.13')).answered, false);
       assert.equal((await probe(h.port, '127.0.0.16')).answered, true);
       await waitForLog(h, 'connection refused, block-listed');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+/** Sends `header` (hex) from `source`, then logs in with paramiko over the same socket; prints OK or the error. */
+const THROUGH_BALANCER = String.raw`
+import socket, sys, paramiko
+port, source, header, password = int(sys.argv[1]), sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4]
+sock = socket.socket()
+sock.bind((source, 0))
+sock.settimeout(10)
+sock.connect(('127.0.0.1', port))
+sock.sendall(header)
+try:
+    t = paramiko.Transport(sock)
+    t.start_client(timeout=10)
+    t.auth_password('alice', password)
+    sftp = paramiko.SFTPClient.from_transport(t)
+    print('OK', sftp.normalize('.'))
+    t.close()
+except Exception as e:
+    print('REFUSED', type(e).__name__)
+`;
+
+async function throughBalancer(h: Harness, source: string, header: Buffer): Promise<string> {
+  const result = await python(THROUGH_BALANCER, [String(h.port), source, header.toString('hex'), PASSWORD]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout.trim();
+}
+
+describe('Protector: behind a load balancer (PROXY protocol)', () => {
+  const v1 = (client: string, port: number) => Buffer.from(`PROXY TCP4 ${client} 127.0.0.1 40000 ${port}\r\n`);
+
+  it('a trusted balancer\'s v1 header names the client: logs and the lists see the client, not the balancer', async () => {
+    const { h } = await protectedSite({ proxyTrustedSources: ['127.0.0.20'] }, { block: [{ entry: '198.51.100.0/24' }] }, { proxyProtocol: true });
+    try {
+      assert.equal(await throughBalancer(h, '127.0.0.20', v1('203.0.113.5', h.port)), 'OK /');
+      const [line] = await waitForLog(h, 'ssh: connection');
+      assert.deepEqual({ remote: line?.remote, via: line?.via }, { remote: '203.0.113.5', via: '127.0.0.20' });
+      assert.equal(h.records.find((r) => r.operation === 'login')?.remoteAddress, '203.0.113.5');
+      assert.match(await throughBalancer(h, '127.0.0.20', v1('198.51.100.77', h.port)), /^REFUSED/);
+      const [refused] = await waitForLog(h, 'connection refused, block-listed');
+      assert.equal(refused?.source, '198.51.100.77');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('a v2 header works, and a v2 LOCAL health check is admitted as the balancer itself', async () => {
+    const { h } = await protectedSite({ proxyTrustedSources: ['127.0.0.20/31'] }, {}, { proxyProtocol: true });
+    try {
+      const body = Buffer.from([203, 0, 113, 6, 127, 0, 0, 1, 0x9c, 0x40, 0, 22]);
+      const header = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x21, 0x11, 0, body.length]), body]);
+      assert.equal(await throughBalancer(h, '127.0.0.21', header), 'OK /');
+      assert.equal((await waitForLog(h, 'ssh: connection'))[0]?.remote, '203.0.113.6');
+      const local = Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a', 'hex'), Buffer.from([0x20, 0x00, 0, 0])]);
+      assert.equal(await throughBalancer(h, '127.0.0.20', local), 'OK /');
+      await waitForLog(h, 'ssh: connection closed', { count: 2 });
+      assert.deepEqual(h.logs.filter((l) => l.msg === 'ssh: connection').map((l) => l.remote), ['203.0.113.6', '127.0.0.20']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('PROXY headers from a source that is not trusted are refused, and so is a trusted source without one', async () => {
+    const { h } = await protectedSite({ proxyTrustedSources: ['127.0.0.20'] }, {}, { proxyProtocol: true });
+    try {
+      assert.match(await throughBalancer(h, '127.0.0.22', v1('10.9.9.9', h.port)), /^REFUSED/);
+      const [untrusted] = await waitForLog(h, 'connection refused, PROXY protocol from a source that is not trusted');
+      assert.equal(untrusted?.source, '127.0.0.22');
+      assert.match(await throughBalancer(h, '127.0.0.20', Buffer.from('SSH-2.0-paramiko\r\n')), /^REFUSED/);
+      const [missing] = await waitForLog(h, 'PROXY protocol header refused');
+      assert.match(String(missing?.reason), /no PROXY protocol header/);
+      assert.equal(h.logs.filter((l) => l.msg === 'ssh: connection').length, 0, 'nothing reached the SSH server');
     } finally {
       await h.stop();
     }

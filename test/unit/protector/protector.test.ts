@@ -108,4 +108,11 @@ describe('the Protector', () => {
     assert.equal(protector.trustsProxy('s', '10.0.0.1'), true);
     assert.equal(protector.trustsProxy('s', '10.0.1.1'), false);
   });
+
+  it('a trusted load balancer is never blocked by its own health checks', () => {
+    const { protector, connect, events } = setup({ protector: { proxyTrustedSources: ['10.0.0.0/24'] } });
+    for (let i = 0; i < 30; i++) protector.closed(connect('10.0.0.5'), { loggedIn: false, goodbye: false, endedByServer: false });
+    assert.deepEqual(protector.check('s', '10.0.0.5'), { admit: true, safe: true });
+    assert.deepEqual(events, []);
+  });
 });
