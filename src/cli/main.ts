@@ -26,7 +26,9 @@ class UsageError extends Error {}
  */
 function parseCommand(name: CommandName, args: string[]): Values {
   const spec: CommandSpec = COMMANDS[name];
-  const options = Object.fromEntries(Object.entries(spec.options).map(([option, o]) => [option, { type: o.type }]));
+  const options = Object.fromEntries(
+    Object.entries(spec.options).map(([option, o]) => [option, { type: o.type, ...((o as { short?: string }).short === undefined ? {} : { short: (o as { short: string }).short }) }]),
+  );
   let values: Values;
   try {
     ({ values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }));
@@ -51,6 +53,13 @@ function stringValue(values: Values, option: string): string {
 
 function dataDir(values: Values): string {
   return path.resolve((values.data as string | undefined) ?? 'data');
+}
+
+function portOption(values: Values, option: string): number | undefined {
+  if (values[option] === undefined) return undefined;
+  const port = Number(values[option]);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--${option} must be a port number 0-65535, got "${String(values[option])}"`);
+  return port;
 }
 
 async function commandStart(args: string[]): Promise<void> {
@@ -82,10 +91,8 @@ async function commandStart(args: string[]): Promise<void> {
       if (run.node) stop();
     });
   }
-  const clusterPort = values['cluster-port'] === undefined ? undefined : Number(values['cluster-port']);
-  if (clusterPort !== undefined && !(Number.isInteger(clusterPort) && clusterPort >= 0 && clusterPort <= 65535)) {
-    throw new UsageError(`--cluster-port must be a port number 0-65535, got "${String(values['cluster-port'])}"`);
-  }
+  const clusterPort = portOption(values, 'cluster-port');
+  const adminPort = portOption(values, 'admin-port');
   if ((values.join === undefined) !== (values.token === undefined)) throw new UsageError('--join and --token go together: --join HOST:PORT --token T');
   if (values['node-id'] !== undefined && values.join === undefined) throw new UsageError('--node-id names a joining node: use it with --join');
   run.node = await startNode({
@@ -96,6 +103,8 @@ async function commandStart(args: string[]): Promise<void> {
     commandLine: (command, commandArgs) => ferryCommandLine(command, commandArgs, dataDir(values)),
     host: values.host as string | undefined,
     sftpPort: port,
+    adminPort,
+    adminHost: values['admin-host'] as string | undefined,
     out: (line) => process.stdout.write(line + '\n'),
   });
   if (run.signalled) stop();
@@ -240,6 +249,34 @@ async function commandSite(args: string[]): Promise<void> {
   else throw new UsageError(`no site command "${sub}"; use add, bind or remove`);
 }
 
+async function commandSetup(args: string[]): Promise<void> {
+  const values = parseCommand('setup', args);
+  const file = stringValue(values, 'password-file');
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
+  const password = text.split(/\r?\n/)[0] ?? '';
+  if (!password) fail(`${file} is empty: its first line must be the password`);
+  const { name } = (await callNode(dataDir(values), 'setup', { name: stringValue(values, 'superadmin'), password })) as { name: string };
+  process.stdout.write(`SuperAdmin "${name}" created; log in at GET /api/v1/sa/login\n`);
+}
+
+async function commandGenssc(args: string[]): Promise<void> {
+  const values = parseCommand('genssc', args);
+  const { code, expiresAt } = (await callNode(dataDir(values), 'genssc', {})) as { code: string; expiresAt: number };
+  process.stdout.write(`setup code: ${code} (valid until ${new Date(expiresAt).toISOString()}; the previous code no longer works)\n`);
+}
+
+async function commandSaPassReset(args: string[]): Promise<void> {
+  const values = parseCommand('sapassreset', args);
+  const { name } = (await callNode(dataDir(values), 'saPassReset', { name: stringValue(values, 'superadmin'), password: stringValue(values, 'password') })) as { name: string };
+  process.stdout.write(`password of SuperAdmin "${name}" reset; the tokens issued before no longer work\n`);
+}
+
+async function commandDisable2fa(args: string[]): Promise<void> {
+  const values = parseCommand('disable2fa', args);
+  const { name, changed } = (await callNode(dataDir(values), 'disable2fa', { name: stringValue(values, 'superadmin') })) as { name: string; changed: boolean };
+  process.stdout.write(changed ? `2FA of SuperAdmin "${name}" turned off; they log in with the password alone until they enrol again\n` : `SuperAdmin "${name}" had no 2FA; nothing changed\n`);
+}
+
 async function commandHelp(args: string[]): Promise<void> {
   const [topic, ...more] = args;
   if (topic === undefined || topic === '--help' || topic === '-h') {
@@ -257,6 +294,10 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   addkey: commandAddKey,
   cluster: commandCluster,
   site: commandSite,
+  setup: commandSetup,
+  genssc: commandGenssc,
+  sapassreset: commandSaPassReset,
+  disable2fa: commandDisable2fa,
   help: commandHelp,
 };
 

@@ -7,6 +7,8 @@ export interface OptionSpec {
   readonly arg?: string;
   readonly help: string;
   readonly required?: boolean;
+  /** One-letter alias (`-s` for `--superadmin`), as the reference's commands spell them. */
+  readonly short?: string;
 }
 
 export interface CommandSpec {
@@ -36,7 +38,34 @@ export const COMMANDS = {
       join: { type: 'string', arg: 'HOST:PORT', help: "first start only: join the cluster of the member listening there (its 'listening cluster' address)" },
       token: { type: 'string', arg: 'T', help: 'with --join: a one-time token from `ferry cluster token` on that member' },
       'node-id': { type: 'string', arg: 'ID', help: 'with --join: this node\'s id in the cluster (default: generated)' },
+      'admin-port': { type: 'string', arg: 'N', help: 'admin REST API (HTTPS) port, this run only (default: admin-http.json, else 6443; 0 = any free port)' },
+      'admin-host': { type: 'string', arg: 'ADDR', help: 'admin REST API listen address, this run only (default: admin-http.json, else --host, else 0.0.0.0)' },
     },
+  },
+  setup: {
+    summary: 'Create the first SuperAdmin of the running node (unattended setup)',
+    details: ['Refused once a SuperAdmin exists. The password is the first line of FILE (mode 0600 advised).'],
+    options: {
+      superadmin: { type: 'string', arg: 'NAME', help: 'SuperAdmin name', required: true },
+      'password-file': { type: 'string', arg: 'FILE', help: 'file whose first line is the password', required: true },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
+  genssc: {
+    summary: 'Print a new one-time setup code (valid 5 minutes) for POST /api/v1/setup',
+    options: { data: DATA_OF_RUNNING_NODE },
+  },
+  sapassreset: {
+    summary: "Reset a SuperAdmin's password (their existing tokens stop working)",
+    options: {
+      superadmin: { type: 'string', arg: 'NAME', help: 'SuperAdmin name', required: true, short: 's' },
+      password: { type: 'string', arg: 'PASS', help: 'the new password (at least 10 characters)', required: true, short: 'p' },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
+  disable2fa: {
+    summary: "Turn off a SuperAdmin's 2FA (a lost authenticator device)",
+    options: { superadmin: { type: 'string', arg: 'NAME', help: 'SuperAdmin name', required: true, short: 's' }, data: DATA_OF_RUNNING_NODE },
   },
   cluster: {
     summary: 'Cluster membership of the running node: join tokens, status, removal',
@@ -108,7 +137,8 @@ export function isCommandName(name: string): name is CommandName {
 }
 
 function optionLabel(name: string, option: OptionSpec): string {
-  return option.type === 'string' ? `--${name} ${option.arg ?? 'VALUE'}` : `--${name}`;
+  const long = option.type === 'string' ? `--${name} ${option.arg ?? 'VALUE'}` : `--${name}`;
+  return option.short === undefined ? long : `-${option.short}, ${long}`;
 }
 
 function synopsis(name: CommandName): string {

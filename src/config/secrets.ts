@@ -3,7 +3,7 @@
 // so neither the log nor a snapshot nor a backup holds them in clear.
 // Format v1: `fsec1:` + base64(iv[12] | tag[16] | ciphertext). An optional context string is
 // bound as additional authenticated data, so a sealed value moved to another field won't open.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +28,11 @@ export interface SecretBox {
   seal(plain: string | Uint8Array, context?: string): string;
   open(sealed: string, context?: string): Buffer;
   openString(sealed: string, context?: string): string;
+  /**
+   * A 32-byte key for `purpose` (e.g. `admin-jwt`), derived from the master key by HKDF: the
+   * same on every node sharing the master key, useless for opening sealed secrets.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 export function createSecretBox(key: Uint8Array): SecretBox {
@@ -55,6 +60,7 @@ export function createSecretBox(key: Uint8Array): SecretBox {
     },
     open,
     openString: (sealed, context) => open(sealed, context).toString('utf8'),
+    deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `ferry ${purpose}`, 32)),
   };
 }
 

@@ -29,6 +29,10 @@ import { controlHandlers } from './operations.ts';
 import { lockDataDir, prepareDataDir } from './data-dir.ts';
 import { watchDiskTargets } from './target-audit.ts';
 import { SiteReconciler } from './reconciler.ts';
+import { SetupCodes } from '../admin/setup-code.ts';
+import type { NodeStatus } from '../admin/context.ts';
+import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
+import { adminHandlers } from './admin-operations.ts';
 
 export const SOFTWARE = 'Ferry 0.1.0';
 
@@ -50,6 +54,9 @@ export interface NodeOptions {
   readonly join?: { readonly member: string; readonly token: string } | undefined;
   /** The id a joining node takes (default: generated). */
   readonly nodeId?: string | undefined;
+  /** The admin API's port and address for this run (0: any free port); default: admin-http.json, else 0.0.0.0:6443. */
+  readonly adminPort?: number | undefined;
+  readonly adminHost?: string | undefined;
 }
 
 export interface RunningNode {
@@ -199,6 +206,45 @@ function clusterHandlers(member: ClusterMember | undefined): Record<string, Cont
   };
 }
 
+function nodeStatus(deps: { nodeId: string; store: ConfigStore; listeners: SiteReconciler; member: ClusterMember | undefined }): () => NodeStatus {
+  const startedAt = Date.now();
+  return () => {
+    const listening = deps.listeners.listening();
+    return {
+      version: SOFTWARE,
+      nodeId: deps.nodeId,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      configIndex: deps.store.state().appliedIndex,
+      sites: deps.store.current().sites().map((site) => ({
+        id: site.id,
+        enabled: site.enabled,
+        listeners: listening.filter((l) => l.siteId === site.id).map((l) => `sftp ${hostPort(l)}`),
+      })),
+      ...(deps.member === undefined ? {} : { cluster: deps.member.status() }),
+    };
+  };
+}
+
+/** The admin API on its run binding: --admin-host/--admin-port, else admin-http.json, else --host and 6443. */
+async function startAdminApi(
+  options: NodeOptions,
+  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus },
+): Promise<{ close(): Promise<void> }> {
+  const stored = await loadAdminHttpSettings(options.dataDir);
+  const bind = {
+    host: options.adminHost ?? stored?.host ?? options.host ?? DEFAULT_ADMIN_HOST,
+    port: options.adminPort ?? stored?.port ?? DEFAULT_ADMIN_PORT,
+  };
+  const admin = await startAdminHttp({ dataDir: options.dataDir, ...deps, bind, names: options.host === undefined ? [] : [options.host] });
+  options.out(`listening https-admin ${hostPort(admin.server.address)}`);
+  deps.logger.info({ address: admin.server.address }, 'admin API listening');
+  if (deps.store.current().superAdmins().length === 0) {
+    const issued = deps.setup.issue();
+    options.out(`setup code: ${issued.code} (valid 5 minutes; POST it to /api/v1/setup or run \`ferry setup\`; \`ferry genssc\` makes a new one)`);
+  }
+  return admin.server;
+}
+
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   prepareDataDir(options.dataDir);
   const lock = lockDataDir(options.dataDir);
@@ -302,7 +348,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // From now on a site added, changed or removed is followed without a restart.
     cleanups.push(store.subscribe((view) => void listeners.reconcile(view)));
 
-    const control = await startControlServer(options.dataDir, { ...controlHandlers({ store, logger, secrets }), ...clusterHandlers(member) }, logger);
+    const setup = new SetupCodes();
+    const status = nodeStatus({ nodeId, store, listeners, member });
+    const admin = await startAdminApi(options, { store, secrets, logger, setup, status });
+    cleanups.push(() => admin.close());
+
+    const control = await startControlServer(
+      options.dataDir,
+      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...clusterHandlers(member) },
+      logger,
+    );
     cleanups.push(() => control.close());
     logger.info({ dataDir: options.dataDir, nodeId }, 'node started');
     started = true;

@@ -17,6 +17,10 @@ export interface RunningNode {
   readonly dataDir: string;
   readonly host: string;
   readonly sftpPort: number;
+  /** The admin API's HTTPS port (`listening https-admin`). */
+  readonly adminPort: number;
+  /** The setup code printed at start (a node without a SuperAdmin), if any. */
+  readonly setupCode: string | undefined;
   /** Every stdout line so far. */
   readonly stdout: string[];
   readonly stderr: string[];
@@ -84,7 +88,16 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
   const group = options.launcher !== undefined;
   const child = spawn(
     program!,
-    [...launcherArgs, 'start', '--data', dataDir, ...(options.binding ?? ['--host', '127.0.0.1', '--sftp-port', '0']), ...(options.args ?? [])],
+    [
+      ...launcherArgs,
+      'start',
+      '--data',
+      dataDir,
+      ...(options.binding ?? ['--host', '127.0.0.1', '--sftp-port', '0']),
+      // Parallel tests must not fight over the default 6443.
+      ...(options.args?.includes('--admin-port') ? [] : ['--admin-port', '0']),
+      ...(options.args ?? []),
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: group },
   );
   const signal = (name: NodeJS.Signals) => {
@@ -101,9 +114,12 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exited = code))));
   child.stderr.setEncoding('utf8').on('data', (d: string) => stderr.push(...d.split('\n').filter(Boolean)));
   let host = '127.0.0.1';
+  let sftpPort: number | undefined;
+  let adminPort: number | undefined;
+  let setupCode: string | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`ferry start did not print "listening sftp" in time.\nstdout: ${stdout.join('\n')}\nstderr: ${stderr.join('\n')}`)),
+      () => reject(new Error(`ferry start did not print "listening sftp" and "listening https-admin" in time.\nstdout: ${stdout.join('\n')}\nstderr: ${stderr.join('\n')}`)),
       options.timeoutMs ?? 30_000,
     );
     let partial = '';
@@ -114,9 +130,17 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
         stdout.push(line);
         const match = /^listening sftp (127\.\d+\.\d+\.\d+):(\d+)$/.exec(line);
         if (match) {
-          clearTimeout(timer);
           host = match[1] as string;
-          resolve(Number(match[2]));
+          sftpPort = Number(match[2]);
+        }
+        const admin = /^listening https-admin \S+:(\d+)$/.exec(line);
+        if (admin) adminPort = Number(admin[1]);
+        const code = /^setup code: (\S+)/.exec(line);
+        if (code) setupCode = code[1];
+        // The setup code (when there is one) follows the admin line at once.
+        if (sftpPort !== undefined && adminPort !== undefined) {
+          clearTimeout(timer);
+          resolve(sftpPort);
         }
       }
     });
@@ -129,6 +153,10 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
     dataDir,
     host,
     sftpPort: port,
+    adminPort: adminPort as number,
+    get setupCode() {
+      return setupCode;
+    },
     stdout,
     stderr,
     process: child,

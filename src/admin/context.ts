@@ -1,0 +1,59 @@
+// What the admin API needs from the node, injected by node/ (the API never reaches the config
+// store, the cluster or the file system itself).
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import type { CommandBody } from '../config/commands.ts';
+import type { ValidationError } from '../config/schema.ts';
+import type { ConfigView } from '../config/view.ts';
+import type { Logger } from '../logging/app-log.ts';
+import type { SetupCodes } from './setup-code.ts';
+
+/** Why a proposed change did not apply; the API maps each to its status (errors.ts). */
+export type ProposeFailure =
+  | { readonly kind: 'invalid'; readonly errors: readonly ValidationError[] }
+  | { readonly kind: 'conflict'; readonly errors: readonly ValidationError[] }
+  | { readonly kind: 'unavailable'; readonly message: string };
+
+export type ProposeOutcome = { readonly ok: true; readonly index: number } | ({ readonly ok: false } & ProposeFailure);
+
+export const NODE_STATUS_SCHEMA = Type.Object({
+  version: Type.String(),
+  nodeId: Type.String(),
+  uptimeSeconds: Type.Number(),
+  configIndex: Type.Integer(),
+  sites: Type.Array(Type.Object({ id: Type.String(), enabled: Type.Boolean(), listeners: Type.Array(Type.String({ description: 'protocol host:port' })) })),
+  cluster: Type.Optional(Type.Unknown()),
+});
+export type NodeStatus = Static<typeof NODE_STATUS_SCHEMA>;
+
+export interface AdminContext {
+  config(): ConfigView;
+  /** Validates and proposes `body` as `actor`; resolves once applied on this node. */
+  propose(body: CommandBody, actor: string): Promise<ProposeOutcome>;
+  /** The node's secret box (secrets enter commands sealed, never in clear). */
+  seal(plain: string, context: string): string;
+  open(sealed: string, context: string): string;
+  now(): number;
+  readonly setup: SetupCodes;
+  status(): NodeStatus;
+  readonly logger: Logger;
+}
+
+/** Who a valid token belongs to. */
+export interface Principal {
+  readonly role: 'sa' | 'adm';
+  readonly name: string;
+  readonly jti: string;
+  /** Expiry, ms since the epoch. */
+  readonly expiresAt: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function actorOf(principal: Principal): string {
+  return `${principal.role}:${principal.name}`;
+}
