@@ -1,11 +1,12 @@
 // Structural shapes (types, bounds, no unknown fields) of every config entity. Semantic rules
 // that need the state (references, uniqueness) live in validate.ts.
 import { ADMIN_SCHEMA, AUDIT_ENTRY_SCHEMA, AUDIT_KEPT, REVOKED_TOKEN_SCHEMA, REVOKED_TOKENS_KEPT, SUPERADMIN_SCHEMA } from './model/admin.ts';
-import { UPLOAD_MODES } from './model/site.ts';
+import { FTP_EXPLICIT_TLS, UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
 import type { VfsKind } from './model/vfs-profile.ts';
 import { arr, bool, byKind, int, obj, oneOf, record, str } from './schema.ts';
-import type { TSchema } from './schema.ts';
+import type { Static, TSchema } from './schema.ts';
+import { Type } from 'typebox';
 import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT } from './state.ts';
 
 /** Site and VFS ids: letters, digits, '_' and '-' (KSUID-like ids of other products fit). */
@@ -67,11 +68,42 @@ const ADMISSION_SHAPE = obj(
   ['maxStartupsPerSource', 'maxStartups', 'identificationGraceMs', 'loginGraceMs', 'refusalLogIntervalMs'],
 );
 
+const BINDING_HOST = str({ min: 1, max: 253, line: true });
+const PORT = int(0, 65535);
+const SSH_BINDING_SHAPE = obj({ protocol: oneOf(['ssh']), host: BINDING_HOST, port: PORT });
+const FTP_BINDING_SHAPE = obj(
+  {
+    protocol: oneOf(['ftp', 'ftps']),
+    host: BINDING_HOST,
+    port: PORT,
+    explicitTls: oneOf(FTP_EXPLICIT_TLS),
+    requireDataTls: bool(),
+    requireSessionReuse: bool(),
+    passivePorts: obj({ min: int(1024, 65535), max: int(1024, 65535) }),
+    passiveAddress: str({ min: 7, max: 15, pattern: /^\d{1,3}(\.\d{1,3}){3}$/, hint: 'must be an IPv4 address such as 203.0.113.7 (PASV replies carry IPv4 only)' }),
+    certificate: obj({ certificatePem: str({ min: 1, max: 65_536 }), privateKeyEncrypted: str({ min: 1, max: 65_536, line: true }) }),
+  },
+  ['explicitTls', 'requireDataTls', 'requireSessionReuse', 'passivePorts', 'passiveAddress', 'certificate'],
+);
+const BINDING_SHAPES = { ssh: SSH_BINDING_SHAPE, ftp: FTP_BINDING_SHAPE, ftps: FTP_BINDING_SHAPE } as const;
+
+/**
+ * A binding's `protocol` picks its shape (each strict), as byKind does with `kind`: refusals name
+ * the fields of that protocol only. Structurally an unknown protocol passes: a newer version may
+ * have added it, and the reconciler starts only listeners it knows.
+ */
+const BINDING_SHAPE = Type.Unsafe<Static<typeof SSH_BINDING_SHAPE> | Static<typeof FTP_BINDING_SHAPE>>({
+  type: 'object',
+  required: ['protocol'],
+  properties: { protocol: { type: 'string', enum: Object.keys(BINDING_SHAPES) } },
+  allOf: Object.entries(BINDING_SHAPES).map(([protocol, shape]) => ({ if: { properties: { protocol: { const: protocol } }, required: ['protocol'] }, then: shape })),
+});
+
 export const SITE_SHAPE = obj({
   id: ID,
   name: NAME,
   enabled: bool(),
-  bindings: arr(obj({ protocol: oneOf(['ssh']), host: str({ min: 1, max: 253, line: true }), port: int(0, 65535) }), LIMITS.bindings),
+  bindings: arr(BINDING_SHAPE, LIMITS.bindings),
   hostKeys: arr(
     obj({
       algorithm: str({ min: 1, max: 64, line: true }),

@@ -14,7 +14,8 @@ import { checkCommandShape } from './commands.ts';
 import { diskTargetPlacementProblem, onThisNode } from './disk-target.ts';
 import type { NodeFacts } from './disk-target.ts';
 import { isPermission, isSubsystem, PERMISSIONS, SUBSYSTEMS } from './model/permissions.ts';
-import type { Site } from './model/site.ts';
+import { isFtpBinding } from './model/site.ts';
+import type { FtpBinding, Site } from './model/site.ts';
 import { PASSWORD_HASH_PATTERN } from './model/user.ts';
 import type { User } from './model/user.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
@@ -169,6 +170,16 @@ export function diskTargetProblem(configured: string, facts: NodeFacts): string 
   return normalizedProblem(target) ?? diskTargetPlacementProblem(target, facts);
 }
 
+function checkFtpBinding(binding: FtpBinding, at: string, errors: Errors): void {
+  if (binding.protocol === 'ftps' && binding.explicitTls !== undefined) errors.push({ path: fieldPath(at, 'explicitTls'), message: 'applies to protocol ftp only (ftps is TLS from the first byte); remove it' });
+  const range = binding.passivePorts;
+  if (range && range.min > range.max) errors.push({ path: fieldPath(at, 'passivePorts'), message: `min (${range.min}) must not exceed max (${range.max})` });
+  if (binding.passiveAddress !== undefined && isIP(binding.passiveAddress) !== 4) errors.push({ path: fieldPath(at, 'passiveAddress'), message: 'must be an IPv4 address such as 203.0.113.7' });
+  if (binding.certificate && !isSealed(binding.certificate.privateKeyEncrypted)) {
+    errors.push({ path: fieldPath(fieldPath(at, 'certificate'), 'privateKeyEncrypted'), message: 'must be sealed with config/secrets (fsec1:...); a private key never enters the log in clear' });
+  }
+}
+
 function checkSite(state: ConfigState, site: Site, path: string, errors: Errors): void {
   const seen = new Set<string>();
   site.bindings.forEach((binding, index) => {
@@ -181,7 +192,10 @@ function checkSite(state: ConfigState, site: Site, path: string, errors: Errors)
     seen.add(key);
     const other = binding.port === 0 ? undefined : siteBoundTo(state, site.id, binding.host, binding.port);
     if (other) errors.push({ path: fieldPath(at, 'port'), message: `port ${binding.port} on ${binding.host} is already bound by site '${other}'; choose another port or address` });
+    if (isFtpBinding(binding)) checkFtpBinding(binding, at, errors);
   });
+  const addresses = site.bindings.filter((b) => b.port !== 0).map((b) => `${b.host} ${b.port}`);
+  if (new Set(addresses).size !== addresses.length) errors.push({ path: fieldPath(path, 'bindings'), message: 'two bindings of this site use the same address and port; give each protocol its own port' });
   site.hostKeys.forEach((key, index) => {
     if (!isSealed(key.privateKeyEncrypted)) {
       errors.push({ path: `${path}.hostKeys[${index}].privateKeyEncrypted`, message: 'must be sealed with config/secrets (fsec1:...); a private key never enters the log in clear' });

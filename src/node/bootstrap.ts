@@ -10,6 +10,7 @@ import type { Command, CommandBody } from '../config/commands.ts';
 import { envelope } from '../config/ids.ts';
 import { defaultSite } from '../config/initial.ts';
 import type { SecretBox } from '../config/secrets.ts';
+import type { FtpBinding, Site } from '../config/model/site.ts';
 import { PERMISSIONS } from '../config/model/permissions.ts';
 import { generateHostKeys } from '../protocols/ssh/host-keys.ts';
 
@@ -40,6 +41,8 @@ export async function planFirstStart(options: {
   host: string;
   port: number;
   secrets: SecretBox;
+  /** FTP/FTPS bindings asked for at the first start (--ftp-port, --ftps-port): the first user may use them over TLS. */
+  ftpBindings?: readonly FtpBinding[];
 }): Promise<FirstStart> {
   const generated = await generateHostKeys({ comment: `ferry@${DEFAULT_SITE_ID}` });
   const hostKeys = generated.map((key, index) => ({
@@ -49,8 +52,9 @@ export async function planFirstStart(options: {
   }));
   // 18 random bytes: 24 base64url characters, about 144 bits.
   const password = randomBytes(18).toString('base64url');
+  const ftp = options.ftpBindings ?? [];
   const commands = [
-    command({ type: 'site.put', site: defaultSite({ id: DEFAULT_SITE_ID, host: options.host, port: options.port, hostKeys }) }),
+    command({ type: 'site.put', site: withFtp(defaultSite({ id: DEFAULT_SITE_ID, host: options.host, port: options.port, hostKeys }), ftp) }),
     command({
       type: 'vfs.put',
       // {{node_files}}: each node's own <data>/files, so the replicated profile names no node's path.
@@ -66,7 +70,8 @@ export async function planFirstStart(options: {
         passwordHash: await hashPassword(password),
         authorizedKeys: [],
         authMethods: ['password', 'publickey'],
-        subsystems: ['ssh2_sftp', 'ssh2_scp'],
+        // Plain FTP stays off: over FTP the first user logs in with TLS only (FTPES, FTPS).
+        subsystems: ['ssh2_sftp', 'ssh2_scp', ...(ftp.some((b) => b.protocol === 'ftp') ? ['ftpes' as const] : []), ...(ftp.some((b) => b.protocol === 'ftps') ? ['ftps' as const] : [])],
         permissions: [...PERMISSIONS],
         homeVfsId: DEFAULT_VFS_ID,
         virtualFolders: [],
@@ -75,6 +80,10 @@ export async function planFirstStart(options: {
     }),
   ];
   return { commands, username: FIRST_USERNAME, password };
+}
+
+function withFtp(site: Site, ftp: readonly FtpBinding[]): Site {
+  return ftp.length === 0 ? site : { ...site, bindings: [...site.bindings, ...ftp] };
 }
 
 export const INITIALIZED_MARKER = 'initialized';

@@ -7,11 +7,16 @@
 import type { ProtocolBinding, Site } from '../config/model/site.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { Logger } from '../logging/app-log.ts';
-import type { SshServer } from '../protocols/ssh/server.ts';
+
+/** A running listener of any protocol (SSH, FTP, FTPS). */
+export interface SiteListener {
+  readonly address: { host: string; port: number };
+  close(): Promise<void>;
+}
 
 export interface ReconcilerDeps {
   /** Starts one listener; throws (with a message for the operator) when it cannot. */
-  start(site: Site, binding: ProtocolBinding): Promise<SshServer>;
+  start(site: Site, binding: ProtocolBinding): Promise<SiteListener>;
   /** The bindings a site listens on in this run (start flags may override the stored ones). */
   bindingsFor(site: Site): readonly ProtocolBinding[];
   /** Operator-facing lines (`listening sftp ...`). */
@@ -20,8 +25,10 @@ export interface ReconcilerDeps {
 }
 
 interface Running {
-  readonly server: SshServer;
+  readonly server: SiteListener;
   readonly siteId: string;
+  /** What the operator lines call it: `sftp`, `ftp`, `ftps`. */
+  readonly label: string;
   /** The site settings it was started with, minus the bindings. */
   readonly settings: string;
 }
@@ -30,9 +37,16 @@ function listenerKey(siteId: string, binding: ProtocolBinding): string {
   return `${siteId}|${binding.protocol}|${binding.host}|${binding.port}`;
 }
 
-function settingsOf(site: Site): string {
+/** The site settings minus the bindings, plus this binding's own settings (an FTP passive range). */
+function settingsOf(site: Site, binding: ProtocolBinding): string {
   const { bindings: _bindings, ...rest } = site;
-  return JSON.stringify(rest);
+  const { host: _host, port: _port, ...own } = binding;
+  return JSON.stringify([rest, own]);
+}
+
+/** The word of the `listening ...` line: SSH serves SFTP (and SCP), FTP and FTPS are their own. */
+function labelOf(binding: ProtocolBinding): string {
+  return binding.protocol === 'ssh' ? 'sftp' : binding.protocol;
 }
 
 function hostPort(address: { host: string; port: number }): string {
@@ -79,8 +93,7 @@ export class SiteReconciler {
     const desired = new Map<string, { site: Site; binding: ProtocolBinding; settings: string }>();
     for (const site of view.sites()) {
       if (!site.enabled) continue;
-      const settings = settingsOf(site);
-      for (const binding of this.#deps.bindingsFor(site)) desired.set(listenerKey(site.id, binding), { site, binding, settings });
+      for (const binding of this.#deps.bindingsFor(site)) desired.set(listenerKey(site.id, binding), { site, binding, settings: settingsOf(site, binding) });
     }
     // Listeners whose settings changed are restarted in place: close first, the port is theirs.
     for (const [key, running] of this.#running) {
@@ -91,8 +104,9 @@ export class SiteReconciler {
       if (this.#running.has(key)) continue;
       try {
         const server = await this.#deps.start(want.site, want.binding);
-        this.#running.set(key, { server, siteId: want.site.id, settings: want.settings });
-        this.#deps.out(`listening sftp ${hostPort(server.address)}`);
+        const label = labelOf(want.binding);
+        this.#running.set(key, { server, siteId: want.site.id, label, settings: want.settings });
+        this.#deps.out(`listening ${label} ${hostPort(server.address)}`);
         this.#deps.logger.info({ siteId: want.site.id, address: server.address }, 'site listening');
       } catch (error) {
         if (strict) throw error;
@@ -107,7 +121,7 @@ export class SiteReconciler {
   async #stop(key: string, running: Running, why: string): Promise<void> {
     this.#running.delete(key);
     await running.server.close();
-    this.#deps.out(`stopped sftp ${hostPort(running.server.address)}`);
+    this.#deps.out(`stopped ${running.label} ${hostPort(running.server.address)}`);
     this.#deps.logger.info({ siteId: running.siteId, address: running.server.address, why }, 'site listener stopped');
   }
 }

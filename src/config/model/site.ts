@@ -16,11 +16,60 @@ export interface SshHostKey {
   readonly privateKeyEncrypted: string;
 }
 
-export interface ProtocolBinding {
+export interface SshBinding {
   readonly protocol: 'ssh';
   readonly host: string;
   /** 0 asks the OS for a free port (tests); the actual port is printed at start. */
   readonly port: number;
+}
+
+/** How an `ftp` binding treats TLS: AUTH TLS is always offered; `required` refuses USER before it. */
+export const FTP_EXPLICIT_TLS = ['required', 'optional'] as const;
+export type FtpExplicitTls = (typeof FTP_EXPLICIT_TLS)[number];
+
+/**
+ * The site's own certificate for its FTPS/FTPES listeners (PEM). Absent: the node uses a
+ * self-signed one it makes in its data directory (<data>/tls/ftp-<site>.crt/.key).
+ */
+export interface FtpCertificate {
+  readonly certificatePem: string;
+  /** The private key (PEM), sealed with config/secrets under ftpCertificateContext(site). */
+  readonly privateKeyEncrypted: string;
+}
+
+/**
+ * An FTP listener of the site: `ftp` is FTP with explicit TLS (FTPES, AUTH TLS on the same
+ * port), `ftps` is implicit TLS (TLS from the first byte, by convention port 990). Which users may
+ * use which is their subsystems `ftp` (plain), `ftpes` and `ftps`. Every optional field has the
+ * safe default: plain logins refused, protected data required, TLS session reuse required.
+ */
+export interface FtpBinding {
+  readonly protocol: 'ftp' | 'ftps';
+  readonly host: string;
+  /** 0 asks the OS for a free port (tests); the actual port is printed at start. */
+  readonly port: number;
+  /** `ftp` only. Absent: `required` (DESIGN.md: plain FTP is off for new sites). */
+  readonly explicitTls?: FtpExplicitTls;
+  /** Data connections of a TLS session must be protected (PROT P). Absent: true. */
+  readonly requireDataTls?: boolean;
+  /** A TLS data connection must resume the control connection's TLS session (refused with 522). Absent: true. */
+  readonly requireSessionReuse?: boolean;
+  /** Passive data ports, inclusive, 1024-65535. Absent: any free port. */
+  readonly passivePorts?: { readonly min: number; readonly max: number };
+  /** IPv4 address announced in PASV replies instead of the listener's own (a server behind NAT). */
+  readonly passiveAddress?: string;
+  readonly certificate?: FtpCertificate;
+}
+
+export type ProtocolBinding = SshBinding | FtpBinding;
+
+export function isFtpBinding(binding: ProtocolBinding): binding is FtpBinding {
+  return binding.protocol === 'ftp' || binding.protocol === 'ftps';
+}
+
+/** The secrets context of a site's FTP certificate key (config/secrets). */
+export function ftpCertificateContext(siteId: string): string {
+  return `site/${siteId}/ftp-certificate`;
 }
 
 /**

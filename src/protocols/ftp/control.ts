@@ -324,6 +324,7 @@ export class FtpControl {
       NOOP: open(() => this.#reply(200, 'NOOP ok')),
       QUIT: open(() => {
         this.#reply(221, 'Goodbye');
+        this.#conn.goodbye();
         this.#conn.noteClose('client quit');
         this.#quit();
       }),
@@ -575,12 +576,15 @@ export class FtpControl {
   }
 
   #localHost(): string {
-    return plainAddress(this.#conn.info.localAddress);
+    return plainAddress(this.#conn.socket.localAddress ?? this.#conn.info.localAddress);
   }
 
   async #openPassive(): Promise<PassiveEndpoint> {
     this.#setData(undefined);
-    const endpoint = await PassiveEndpoint.open(this.#localHost(), this.#deps.settings.passive, this.#conn.info.remoteAddress, this.#conn.log, this.#deps.limits.passiveIdleMs);
+    // The TCP peer of the control connection: behind a PROXY-protocol balancer, data connections
+    // come through the balancer too.
+    const peer = this.#conn.socket.remoteAddress ?? this.#conn.info.remoteAddress;
+    const endpoint = await PassiveEndpoint.open(this.#localHost(), this.#deps.settings.passive, peer, this.#conn.log, this.#deps.limits.passiveIdleMs);
     this.#setData(endpoint);
     return endpoint;
   }

@@ -14,7 +14,7 @@ import type { User } from '../../config/model/user.ts';
 import type { ConfigView } from '../../config/view.ts';
 import { expandVariables } from '../../session/greeting.ts';
 import { listen } from '../../session/listener.ts';
-import type { AdmittedConnection, Listener } from '../../session/listener.ts';
+import type { AdmittedConnection, ConnectionGuard, Listener } from '../../session/listener.ts';
 import type { ConnectionInfo, Session } from '../../session/types.ts';
 import { FtpControl } from './control.ts';
 import { DEFAULT_FTP_LIMITS } from './settings.ts';
@@ -24,7 +24,8 @@ export interface FtpServerOptions {
   site: Site;
   /** `ftp`: FTP and FTPES (AUTH TLS); `ftps`: implicit TLS. */
   protocol: 'ftp' | 'ftps';
-  bind: { host: string; port: number };
+  /** `proxyProtocol`: a load balancer in front sends PROXY protocol headers (session/listener.ts). */
+  bind: { host: string; port: number; proxyProtocol?: boolean | undefined };
   settings: FtpSettings;
   /** PEM key and certificate; required for `ftps`, and for AUTH TLS on `ftp`. */
   tls?: { key: string; cert: string } | undefined;
@@ -36,6 +37,8 @@ export interface FtpServerOptions {
   limits?: Partial<FtpLimits>;
   now?: () => number;
   random?: () => number;
+  /** The node's Protector, asked at accept before FTP sees a byte; told how connections end. */
+  protector?: ConnectionGuard;
 }
 
 export interface FtpServer {
@@ -91,6 +94,8 @@ export async function startFtpServer(options: FtpServerOptions): Promise<FtpServ
     serve,
     now,
     ...(options.random ? { random: options.random } : {}),
+    ...(options.protector ? { protector: options.protector } : {}),
+    ...(options.bind.proxyProtocol ? { proxyProtocol: true } : {}),
   });
   return { address: listener.address, close: listener.close };
 }

@@ -7,7 +7,7 @@ import { validate } from '../../../src/config/validate.ts';
 import type { VfsProfile } from '../../../src/config/model/vfs-profile.ts';
 import { check } from '../../../src/config/schema.ts';
 import { VFS_SHAPE } from '../../../src/config/shapes.ts';
-import { applyAll, command, NODE, populated, site, user, vfs } from './fixtures.ts';
+import { applyAll, command, NODE, populated, SEALED, site, user, vfs } from './fixtures.ts';
 
 function errorsOf(state: ConfigState, body: CommandBody): { path: string; message: string }[] {
   return [...validate(state, command(body), NODE)];
@@ -246,4 +246,28 @@ test('login steps are methods the user has, each listed once', () => {
   assert.deepEqual(errorsOf(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password', 'publickey'], authSteps: ['publickey', 'password'] }) }), []);
   assertRefused(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password'], authSteps: ['publickey', 'password'] }) }, 'user.authSteps[0]', /not one of authMethods/);
   assertRefused(state, { type: 'user.put', user: user({ username: 'bob', authMethods: ['password'], authSteps: ['password', 'password'] }) }, 'user.authSteps[1]', /listed twice/);
+});
+
+test('FTP bindings carry their TLS and passive settings, and each field is checked with a reason', () => {
+  const state = populated();
+  const good = site({
+    bindings: [
+      { protocol: 'ssh', host: '0.0.0.0', port: 2222 },
+      { protocol: 'ftp', host: '0.0.0.0', port: 2121, explicitTls: 'required', passivePorts: { min: 50000, max: 50100 }, passiveAddress: '203.0.113.7' },
+      { protocol: 'ftps', host: '0.0.0.0', port: 990, requireSessionReuse: false, certificate: { certificatePem: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', privateKeyEncrypted: SEALED } },
+    ],
+  });
+  assert.deepEqual(errorsOf(state, { type: 'site.put', site: good }), []);
+  const ftp = (extra: Record<string, unknown>) => site({ bindings: [{ protocol: 'ftp', host: '0.0.0.0', port: 2121, ...extra } as never] });
+  assertRefused(state, { type: 'site.put', site: ftp({ passivePorts: { min: 50100, max: 50000 } }) }, 'site.bindings[0].passivePorts', /must not exceed max/);
+  assertRefused(state, { type: 'site.put', site: ftp({ passivePorts: { min: 20, max: 50000 } }) }, 'site.bindings[0].passivePorts.min', /between 1024 and 65535/);
+  assertRefused(state, { type: 'site.put', site: ftp({ passiveAddress: '::1' }) }, 'site.bindings[0].passiveAddress', /IPv4/);
+  assertRefused(state, { type: 'site.put', site: ftp({ explicitTls: 'never' }) }, 'site.bindings[0].explicitTls', /must be one of required, optional/);
+  assertRefused(state, { type: 'site.put', site: ftp({ certificate: { certificatePem: 'x', privateKeyEncrypted: 'clear key' } }) }, 'site.bindings[0].certificate.privateKeyEncrypted', /must be sealed/);
+  // An SSH binding takes none of FTP's fields.
+  assertRefused(state, { type: 'site.put', site: site({ bindings: [{ protocol: 'ssh', host: '0.0.0.0', port: 22, passiveAddress: '1.2.3.4' } as never] }) }, 'site.bindings[0].passiveAddress', /not a known field/);
+  const ftpsTls = site({ bindings: [{ protocol: 'ftps', host: '0.0.0.0', port: 990, explicitTls: 'optional' }] });
+  assertRefused(state, { type: 'site.put', site: ftpsTls }, 'site.bindings[0].explicitTls', /applies to protocol ftp only/);
+  const samePort = site({ bindings: [{ protocol: 'ssh', host: '0.0.0.0', port: 2222 }, { protocol: 'ftp', host: '0.0.0.0', port: 2222 }] });
+  assertRefused(state, { type: 'site.put', site: samePort }, 'site.bindings', /same address and port/);
 });
