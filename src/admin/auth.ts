@@ -20,6 +20,8 @@ interface TokenClaims {
   readonly sub: string;
   readonly jti: string;
   readonly iat: number;
+  /** Issued-at in milliseconds: `iat` has whole seconds, too coarse to order a token and a password reset. */
+  readonly iatMs?: number;
   readonly exp: number;
 }
 
@@ -57,7 +59,7 @@ async function login(ctx: AdminContext, app: AdminApp, request: FastifyRequest, 
   }
   if (account.totp?.confirmed) await checkSecondFactor(ctx, request, role, account);
   const lifespan = ctx.config().settings.jwtLifeSpan ?? DEFAULT_JWT_LIFESPAN_MINUTES;
-  const token = app.jwt.sign({ role, sub: name, jti: newId() }, { expiresIn: lifespan * 60 });
+  const token = app.jwt.sign({ role, sub: name, jti: newId(), iatMs: ctx.now() }, { expiresIn: lifespan * 60 });
   ctx.logger.info({ role, name, ip: request.ip }, 'admin logged in');
   return { token };
 }
@@ -103,7 +105,7 @@ export async function authenticate(app: AdminApp, ctx: AdminContext, request: Fa
   if (view.isRevoked(claims.jti)) throw new ApiError('token_revoked', 'the token was logged out; log in again');
   const account = accountOf(ctx, claims.role, claims.sub);
   if (account === undefined || !account.enabled) throw new ApiError('token_revoked', 'the account of this token was removed or disabled');
-  if ((account.tokensValidAfter ?? 0) > claims.iat * 1000) throw new ApiError('token_revoked', 'the password changed since this token was issued; log in again');
+  if ((account.tokensValidAfter ?? 0) > (typeof claims.iatMs === 'number' ? claims.iatMs : claims.iat * 1000)) throw new ApiError('token_revoked', 'the password changed since this token was issued; log in again');
   if (access === 'sa' && claims.role !== 'sa') throw new ApiError('forbidden', 'this route is for SuperAdmins; Admins manage their sites under /api/v1/adm');
   const vsite = (request.params as { vsite?: unknown } | undefined)?.vsite;
   if (claims.role === 'adm' && typeof vsite === 'string' && !(account as Admin).sites.includes(vsite)) {

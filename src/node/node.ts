@@ -236,12 +236,13 @@ async function startAdminApi(
     port: options.adminPort ?? stored?.port ?? DEFAULT_ADMIN_PORT,
   };
   const admin = await startAdminHttp({ dataDir: options.dataDir, ...deps, bind, names: options.host === undefined ? [] : [options.host] });
-  options.out(`listening https-admin ${hostPort(admin.server.address)}`);
-  deps.logger.info({ address: admin.server.address }, 'admin API listening');
+  // The code comes first: whoever waits for the listening line has it by then.
   if (deps.store.current().superAdmins().length === 0) {
     const issued = deps.setup.issue();
     options.out(`setup code: ${issued.code} (valid 5 minutes; POST it to /api/v1/setup or run \`ferry setup\`; \`ferry genssc\` makes a new one)`);
   }
+  options.out(`listening https-admin ${hostPort(admin.server.address)}`);
+  deps.logger.info({ address: admin.server.address }, 'admin API listening');
   return admin.server;
 }
 

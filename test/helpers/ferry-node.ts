@@ -137,7 +137,6 @@ export async function startFerryNode(options: StartOptions = {}): Promise<Runnin
         if (admin) adminPort = Number(admin[1]);
         const code = /^setup code: (\S+)/.exec(line);
         if (code) setupCode = code[1];
-        // The setup code (when there is one) follows the admin line at once.
         if (sftpPort !== undefined && adminPort !== undefined) {
           clearTimeout(timer);
           resolve(sftpPort);
