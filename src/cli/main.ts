@@ -62,12 +62,25 @@ function portOption(values: Values, option: string): number | undefined {
   return port;
 }
 
+/** --pasv-ports A-B: the passive data port range, 1024-65535, A <= B. */
+function pasvOption(values: Values): { min: number; max: number } | undefined {
+  const text = values['pasv-ports'];
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(String(text));
+  const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(min >= 1024 && max <= 65535 && min <= max)) throw new UsageError(`--pasv-ports must be a range A-B of ports 1024-65535 with A <= B, e.g. 50000-50100, got "${String(text)}"`);
+  return { min, max };
+}
+
 async function commandStart(args: string[]): Promise<void> {
   const values = parseCommand('start', args);
   const port = values['sftp-port'] === undefined ? undefined : Number(values['sftp-port']);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new UsageError(`--sftp-port must be a port number 0-65535, got "${String(values['sftp-port'])}"`);
   }
+  const ftpPort = portOption(values, 'ftp-port');
+  const ftpsPort = portOption(values, 'ftps-port');
+  const pasvPorts = pasvOption(values);
   // Loaded on demand: the other commands only talk to the control socket and start faster.
   const { startNode } = await import('../node/node.ts');
   // Handlers go in before the node starts: a signal that arrives while it starts (right after
@@ -105,6 +118,9 @@ async function commandStart(args: string[]): Promise<void> {
     sftpPort: port,
     adminPort,
     adminHost: values['admin-host'] as string | undefined,
+    ftpPort,
+    ftpsPort,
+    pasvPorts,
     out: (line) => process.stdout.write(line + '\n'),
   });
   if (run.signalled) stop();

@@ -29,11 +29,16 @@ export const COMMANDS = {
     details: [
       'Runs until SIGTERM or SIGINT (Ctrl-C). A new node stores the binding 0.0.0.0:2222 for its default',
       'site; --host and --sftp-port override it for one run without changing what is stored.',
+      'On the first start, --ftp-port and --ftps-port store FTP/FTPES and implicit-FTPS bindings for the',
+      'default site (plain FTP logins stay off: TLS is required); later they override them for one run.',
     ],
     options: {
       data: { type: 'string', arg: 'DIR', help: 'data directory (default ./data)' },
       host: { type: 'string', arg: 'ADDR', help: 'SSH/SFTP/SCP listen address of the default site, this run only (default: stored, 0.0.0.0)' },
       'sftp-port': { type: 'string', arg: 'N', help: 'SSH/SFTP/SCP port of the default site, this run only (default: stored, 2222; 0 = any free port)' },
+      'ftp-port': { type: 'string', arg: 'N', help: 'FTP/FTPES (AUTH TLS) port of the default site (0 = any free port); prints `listening ftp HOST:PORT`' },
+      'ftps-port': { type: 'string', arg: 'N', help: 'implicit FTPS port of the default site (0 = any free port); prints `listening ftps HOST:PORT`' },
+      'pasv-ports': { type: 'string', arg: 'A-B', help: 'passive data port range of the default site\'s FTP listeners (default: any free port)' },
       'cluster-port': { type: 'string', arg: 'N', help: 'open the node-to-node port on --host (0 = any free port); founds a cluster on a standalone node' },
       join: { type: 'string', arg: 'HOST:PORT', help: "first start only: join the cluster of the member listening there (its 'listening cluster' address)" },
       token: { type: 'string', arg: 'T', help: 'with --join: a one-time token from `ferry cluster token` on that member' },

@@ -6,7 +6,13 @@ import type { AuthOutcomeEvent } from '../auth/login.ts';
 import { Protector } from '../protector/protector.ts';
 import type { ProtectedSite } from '../protector/protector.ts';
 import { verifyAgainstDummy, verifyPassword } from '../auth/passwords.ts';
-import type { ProtocolBinding, Site } from '../config/model/site.ts';
+import { ftpCertificateContext, isFtpBinding } from '../config/model/site.ts';
+import type { FtpBinding, ProtocolBinding, Site } from '../config/model/site.ts';
+import type { User } from '../config/model/user.ts';
+import { startFtpServer } from '../protocols/ftp/server.ts';
+import { DEFAULT_FTP_SECURITY } from '../protocols/ftp/settings.ts';
+import type { ConnectionInfo, SessionProtocol } from '../session/types.ts';
+import { ensureFtpCertificate } from './ftp-certificate.ts';
 import { openSecretBox } from '../config/secrets.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import { DriverPool } from '../vfs/pool.ts';
@@ -14,7 +20,6 @@ import { openAppLog } from '../logging/app-log.ts';
 import type { Logger } from '../logging/app-log.ts';
 import { openW3cTransferLog } from '../logging/w3c.ts';
 import { startSshServer } from '../protocols/ssh/server.ts';
-import type { SshServer } from '../protocols/ssh/server.ts';
 import { SessionRegistry } from '../session/registry.ts';
 import { openSession } from '../session/session.ts';
 import { hostKeyContext, isFirstStart, markInitialized, planFirstStart, writeInitialCredentials, DEFAULT_SITE_ID, DEFAULT_SSH_HOST, DEFAULT_SSH_PORT } from './bootstrap.ts';
@@ -33,6 +38,7 @@ import { SetupCodes } from '../admin/setup-code.ts';
 import type { NodeStatus } from '../admin/context.ts';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
 import { adminHandlers } from './admin-operations.ts';
+import type { SiteListener } from './reconciler.ts';
 
 export const SOFTWARE = 'Ferry 0.1.0';
 
@@ -57,6 +63,14 @@ export interface NodeOptions {
   /** The admin API's port and address for this run (0: any free port); default: admin-http.json, else 0.0.0.0:6443. */
   readonly adminPort?: number | undefined;
   readonly adminHost?: string | undefined;
+  /**
+   * The default site's FTP/FTPES and implicit-FTPS ports (0: any free port) and passive range.
+   * On the first start they are stored as the site's FTP bindings; later they override the
+   * stored ones for this run only (and add one for this run where the site has none).
+   */
+  readonly ftpPort?: number | undefined;
+  readonly ftpsPort?: number | undefined;
+  readonly pasvPorts?: { readonly min: number; readonly max: number } | undefined;
 }
 
 export interface RunningNode {
@@ -69,27 +83,48 @@ function hostPort(binding: { host: string; port: number }): string {
 }
 
 /**
- * The SSH bindings a site listens on in this run. --host and --sftp-port override the default
- * site's stored bindings for this run only and never rewrite them: a port given once (0 in a
- * test, say) must not follow every later start. Each override is announced with a note line.
+ * The bindings a site listens on in this run. --host, --sftp-port, --ftp-port, --ftps-port and
+ * --pasv-ports override the default site's stored bindings for this run only and never rewrite
+ * them: a port given once (0 in a test, say) must not follow every later start. Each override is
+ * announced with a note line. Bindings of protocols this version does not know are left alone.
  */
-export function bindingsForRun(site: Site, options: Pick<NodeOptions, 'host' | 'sftpPort'>): { bindings: ProtocolBinding[]; notes: string[] } {
-  const stored = site.bindings.filter((binding) => binding.protocol === 'ssh');
+export function bindingsForRun(site: Site, options: Pick<NodeOptions, 'host' | 'sftpPort' | 'ftpPort' | 'ftpsPort' | 'pasvPorts'>): { bindings: ProtocolBinding[]; notes: string[] } {
+  const stored = site.bindings.filter((binding) => binding.protocol === 'ssh' || isFtpBinding(binding));
   if (site.id !== DEFAULT_SITE_ID) return { bindings: [...stored], notes: [] };
   const notes: string[] = [];
-  const bindings = stored.map((binding) => {
+  const portFlag = { ssh: ['--sftp-port', options.sftpPort], ftp: ['--ftp-port', options.ftpPort], ftps: ['--ftps-port', options.ftpsPort] } as const;
+  const bindings = stored.map((binding): ProtocolBinding => {
+    const [flag, port] = portFlag[binding.protocol];
+    const pasv = isFtpBinding(binding) && options.pasvPorts !== undefined && JSON.stringify(options.pasvPorts) !== JSON.stringify(binding.passivePorts) ? options.pasvPorts : undefined;
     const flags = [
       ...(options.host !== undefined && options.host !== binding.host ? [`--host ${options.host}`] : []),
-      ...(options.sftpPort !== undefined && options.sftpPort !== binding.port ? [`--sftp-port ${options.sftpPort}`] : []),
+      ...(port !== undefined && port !== binding.port ? [`${flag} ${port}`] : []),
+      ...(pasv ? [`--pasv-ports ${pasv.min}-${pasv.max}`] : []),
     ];
     if (flags.length === 0) return binding;
     notes.push(`note: ${flags.join(' ')} overrides the stored binding ${hostPort(binding)} for this run only`);
-    return { ...binding, host: options.host ?? binding.host, port: options.sftpPort ?? binding.port };
+    return { ...binding, host: options.host ?? binding.host, port: port ?? binding.port, ...(pasv ? { passivePorts: pasv } : {}) };
   });
+  for (const protocol of ['ftp', 'ftps'] as const) {
+    const [flag, port] = portFlag[protocol];
+    if (port === undefined || stored.some((b) => b.protocol === protocol)) continue;
+    const added: FtpBinding = { protocol, host: options.host ?? DEFAULT_SSH_HOST, port, ...(options.pasvPorts ? { passivePorts: options.pasvPorts } : {}) };
+    notes.push(`note: ${flag} ${port} adds an ${protocol.toUpperCase()} binding ${hostPort(added)} for this run only (the site has none stored)`);
+    bindings.push(added);
+  }
   return { bindings, notes };
 }
 
-async function startListener(site: Site, binding: ProtocolBinding, deps: {
+/** The FTP bindings a first start stores for the default site, from --ftp-port/--ftps-port/--pasv-ports. */
+function firstStartFtpBindings(options: NodeOptions): FtpBinding[] {
+  const passive = options.pasvPorts ? { passivePorts: options.pasvPorts } : {};
+  return [
+    ...(options.ftpPort !== undefined ? [{ protocol: 'ftp' as const, host: DEFAULT_SSH_HOST, port: options.ftpPort, ...passive }] : []),
+    ...(options.ftpsPort !== undefined ? [{ protocol: 'ftps' as const, host: DEFAULT_SSH_HOST, port: options.ftpsPort, ...passive }] : []),
+  ];
+}
+
+interface ListenerDeps {
   store: ConfigStore;
   secrets: SecretBox;
   drivers: DriverPool;
@@ -97,32 +132,76 @@ async function startListener(site: Site, binding: ProtocolBinding, deps: {
   transferLog: ReturnType<typeof openW3cTransferLog>;
   sessions: SessionRegistry;
   protector: Protector;
-}): Promise<SshServer> {
-  const hostKeys = site.hostKeys.map((key, index) => ({
-    algorithm: key.algorithm,
-    privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
-  }));
+  dataDir: string;
+}
+
+/** What every protocol's listener shares: the Session's dependencies and the login's. */
+function sessionWiring(deps: ListenerDeps) {
   const failedLogins = logFailedLogins(deps.transferLog);
   const onOutcome = (event: AuthOutcomeEvent) => {
     failedLogins(event);
     deps.protector.authOutcome(event);
   };
   const hooks = { error: [(event: Parameters<Protector['sessionError']>[0]) => deps.protector.sessionError(event)] };
-  return startSshServer({
-    site,
-    protector: deps.protector,
-    hostKeys,
-    bind: { host: binding.host, port: binding.port },
-    getView: () => deps.store.current(),
-    openSession: (user, connection, protocol) =>
+  return {
+    openSession: (user: User, connection: ConnectionInfo, protocol: SessionProtocol) =>
       openSession(
         { view: deps.store.current(), node: deps.store.facts, drivers: deps.drivers, transferLog: deps.transferLog, logger: deps.logger, now: Date.now, registry: deps.sessions, hooks },
         user,
         connection,
         protocol,
       ),
-    logger: deps.logger.child({ siteId: site.id }),
     login: { getView: () => deps.store.current(), verifyPassword, verifyAgainstDummy, now: Date.now, onOutcome },
+  };
+}
+
+/** The site's FTP certificate, or the node's self-signed one for the site (ftp-certificate.ts). */
+async function ftpTls(site: Site, binding: FtpBinding, deps: ListenerDeps): Promise<{ key: string; cert: string }> {
+  if (binding.certificate) return { cert: binding.certificate.certificatePem, key: deps.secrets.openString(binding.certificate.privateKeyEncrypted, ftpCertificateContext(site.id)) };
+  const made = await ensureFtpCertificate(deps.dataDir, site.id);
+  if (made.created) deps.logger.info({ siteId: site.id, certificate: made.paths.cert, key: made.paths.key }, 'ftp: made a self-signed TLS certificate for the site; replace both files to use your own');
+  return made;
+}
+
+async function startFtpListener(site: Site, binding: FtpBinding, deps: ListenerDeps): Promise<SiteListener> {
+  const { openSession: open, login } = sessionWiring(deps);
+  return startFtpServer({
+    site,
+    protocol: binding.protocol,
+    bind: { host: binding.host, port: binding.port },
+    settings: {
+      security: {
+        allowPlainLogin: binding.protocol === 'ftp' && binding.explicitTls === 'optional',
+        requireDataTls: binding.requireDataTls ?? DEFAULT_FTP_SECURITY.requireDataTls,
+        requireSessionReuse: binding.requireSessionReuse ?? DEFAULT_FTP_SECURITY.requireSessionReuse,
+      },
+      passive: { portMin: binding.passivePorts?.min ?? 0, portMax: binding.passivePorts?.max ?? 0, externalAddress: binding.passiveAddress },
+    },
+    tls: await ftpTls(site, binding, deps),
+    getView: () => deps.store.current(),
+    openSession: open,
+    logger: deps.logger.child({ siteId: site.id }),
+    login,
+    protector: deps.protector,
+  });
+}
+
+async function startListener(site: Site, binding: ProtocolBinding, deps: ListenerDeps): Promise<SiteListener> {
+  if (isFtpBinding(binding)) return startFtpListener(site, binding, deps);
+  const hostKeys = site.hostKeys.map((key, index) => ({
+    algorithm: key.algorithm,
+    privateKeyPem: deps.secrets.openString(key.privateKeyEncrypted, hostKeyContext(site.id, index)),
+  }));
+  const { openSession: open, login } = sessionWiring(deps);
+  return startSshServer({
+    site,
+    protector: deps.protector,
+    hostKeys,
+    bind: { host: binding.host, port: binding.port },
+    getView: () => deps.store.current(),
+    openSession: open,
+    logger: deps.logger.child({ siteId: site.id }),
+    login,
   });
 }
 
@@ -299,7 +378,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     if (isFirstStart(options.dataDir)) {
       // The new site stores the documented default binding; flags only override it for this run.
-      const first = await planFirstStart({ dataDir: options.dataDir, host: DEFAULT_SSH_HOST, port: DEFAULT_SSH_PORT, secrets });
+      const first = await planFirstStart({ dataDir: options.dataDir, host: DEFAULT_SSH_HOST, port: DEFAULT_SSH_PORT, secrets, ftpBindings: firstStartFtpBindings(options) });
       const host = options.host ?? DEFAULT_SSH_HOST;
       for (const command of first.commands) await store.propose(command);
       const passwd = (options.commandLine ?? ((command, args) => ['ferry', command, '--data', options.dataDir, ...args].join(' ')))(
@@ -339,7 +418,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
     }
     const listeners = new SiteReconciler({
-      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions, protector }),
+      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions, protector, dataDir: options.dataDir }),
       bindingsFor: (site) => bindingsForRun(site, options).bindings,
       out: options.out,
       logger,
