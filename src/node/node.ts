@@ -297,7 +297,7 @@ function nodeStatus(deps: { nodeId: string; store: ConfigStore; listeners: SiteR
       sites: deps.store.current().sites().map((site) => ({
         id: site.id,
         enabled: site.enabled,
-        listeners: listening.filter((l) => l.siteId === site.id).map((l) => `sftp ${hostPort(l)}`),
+        listeners: listening.filter((l) => l.siteId === site.id).map((l) => `${l.label} ${hostPort(l)}`),
       })),
       ...(deps.member === undefined ? {} : { cluster: deps.member.status() }),
     };

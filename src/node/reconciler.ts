@@ -64,8 +64,8 @@ export class SiteReconciler {
   }
 
   /** The listeners' addresses, for status and tests. */
-  listening(): { siteId: string; host: string; port: number }[] {
-    return [...this.#running.values()].map((r) => ({ siteId: r.siteId, ...r.server.address }));
+  listening(): { siteId: string; label: string; host: string; port: number }[] {
+    return [...this.#running.values()].map((r) => ({ siteId: r.siteId, label: r.label, ...r.server.address }));
   }
 
   /**
