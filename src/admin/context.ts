@@ -36,8 +36,20 @@ export interface AdminContext {
   now(): number;
   readonly setup: SetupCodes;
   status(): NodeStatus;
+  /** The configuration backup archive (zip); `passphrase` wraps the master key into it. */
+  backup(passphrase: string | undefined): Promise<Buffer>;
+  /** Validates the archive completely, then replaces the configuration; ApiError when it does not fit. */
+  restore(archive: Buffer, actor: string): Promise<RestoreSummary>;
   readonly logger: Logger;
 }
+
+export const RESTORE_SUMMARY_SCHEMA = Type.Object({
+  sites: Type.Integer(),
+  users: Type.Integer(),
+  superAdmins: Type.Integer(),
+  configIndex: Type.Integer({ description: 'the config log index the restore applied at' }),
+});
+export type RestoreSummary = Static<typeof RESTORE_SUMMARY_SCHEMA>;
 
 /** Who a valid token belongs to. */
 export interface Principal {

@@ -16,6 +16,7 @@ import type { Logger } from '../logging/app-log.ts';
 import { authenticate, authRoutes } from './auth.ts';
 import type { AdminContext } from './context.ts';
 import { ApiError } from './errors.ts';
+import { backupRoutes } from './routes/backup.ts';
 import { globalRoutes } from './routes/global.ts';
 import { setupRoutes } from './routes/setup.ts';
 
@@ -141,6 +142,7 @@ export async function startAdminServer(ctx: AdminContext, options: AdminServerOp
   authRoutes(app, ctx);
   setupRoutes(app, ctx);
   globalRoutes(app, ctx);
+  backupRoutes(app, ctx);
   for (const routes of options.routes ?? []) routes(app, ctx);
 
   await app.listen({ host: options.host, port: options.port });

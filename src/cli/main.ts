@@ -293,6 +293,47 @@ async function commandDisable2fa(args: string[]): Promise<void> {
   process.stdout.write(changed ? `2FA of SuperAdmin "${name}" turned off; they log in with the password alone until they enrol again\n` : `SuperAdmin "${name}" had no 2FA; nothing changed\n`);
 }
 
+async function firstLine(file: string, what: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (!line) fail(`${file} is empty: its first line must be the ${what}`);
+  return line;
+}
+
+async function commandBackup(args: string[]): Promise<void> {
+  const values = parseCommand('backup', args);
+  const dir = path.resolve(stringValue(values, 'dir'));
+  const passphrase = values['passphrase-file'] === undefined ? undefined : await firstLine(stringValue(values, 'passphrase-file'), 'passphrase');
+  const result = (await callNode(dataDir(values), 'backup', passphrase === undefined ? {} : { passphrase })) as { archive: string; name: string; sites: number; users: number };
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, result.name);
+  await writeFile(file, Buffer.from(result.archive, 'base64'), { mode: 0o600, flag: 'wx' });
+  process.stdout.write(`backup written to ${file} (${result.sites} sites, ${result.users} users)\n`);
+  process.stdout.write(passphrase === undefined ? `restoring it on another machine needs this node's secret.key (${path.join(dataDir(values), 'secret.key')}); keep a copy apart from the archive\n` : 'restoring it on another machine needs the passphrase\n');
+}
+
+async function commandRestore(args: string[]): Promise<void> {
+  const values = parseCommand('restore', args);
+  const file = stringValue(values, 'file');
+  const archive = await readFile(file).catch((error: NodeJS.ErrnoException) => fail(`cannot read ${file}: ${error.code ?? error.message}`));
+  const dir = dataDir(values);
+  type Summary = { sites: number; users: number; superAdmins: number; configIndex: number };
+  let summary: Summary;
+  try {
+    summary = (await callNode(dir, 'restore', { archive: archive.toString('base64') })) as Summary;
+  } catch (error) {
+    if (!(error instanceof NodeNotRunningError)) throw error;
+    const keyFile = values['key-file'] === undefined ? undefined : await readFile(stringValue(values, 'key-file')).catch((e: NodeJS.ErrnoException) => fail(`cannot read ${String(values['key-file'])}: ${e.code ?? e.message}`));
+    const passphrase = values['passphrase-file'] === undefined ? undefined : await firstLine(stringValue(values, 'passphrase-file'), 'passphrase');
+    const { prepareOfflineRestore } = await import('../node/backup-operations.ts');
+    const prepared = await prepareOfflineRestore(dir, archive, { keyFile, passphrase });
+    process.stdout.write(`${dir} prepared from the backup (${prepared.sites} sites, ${prepared.users} users, ${prepared.superAdmins} SuperAdmins); start it with \`${ferryCommandLine('start', [], dir)}\`\n`);
+    return;
+  }
+  process.stdout.write(`configuration restored (${summary.sites} sites, ${summary.users} users, ${summary.superAdmins} SuperAdmins) at config index ${summary.configIndex}\n`);
+}
+
 async function commandHelp(args: string[]): Promise<void> {
   const [topic, ...more] = args;
   if (topic === undefined || topic === '--help' || topic === '-h') {
@@ -314,6 +355,8 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   genssc: commandGenssc,
   sapassreset: commandSaPassReset,
   disable2fa: commandDisable2fa,
+  backup: commandBackup,
+  restore: commandRestore,
   help: commandHelp,
 };
 

@@ -72,6 +72,34 @@ export const COMMANDS = {
     summary: "Turn off a SuperAdmin's 2FA (a lost authenticator device)",
     options: { superadmin: { type: 'string', arg: 'NAME', help: 'SuperAdmin name', required: true, short: 's' }, data: DATA_OF_RUNNING_NODE },
   },
+  backup: {
+    summary: 'Write a configuration backup (zip) of the running node into a directory',
+    details: [
+      'Secrets stay sealed with the master key (secret.key), which the archive never holds in clear.',
+      'With --passphrase-file the key is wrapped with that passphrase into the archive, so it can be',
+      'restored on another machine with the passphrase alone; without it, keep secret.key beside it.',
+    ],
+    options: {
+      dir: { type: 'string', arg: 'DIR', help: 'directory to write ferry-backup-<time>.zip into', required: true, short: 'd' },
+      'passphrase-file': { type: 'string', arg: 'FILE', help: 'file whose first line is the passphrase (at least 10 characters)' },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
+  restore: {
+    summary: 'Replace the configuration with a backup (running node, or a fresh data directory)',
+    details: [
+      'With a node running on --data: validates the archive completely, then replaces its configuration',
+      '(every cluster node follows); the backup must come from this node or one with its master key.',
+      'With no node running and a data directory never started: prepares it from the backup (its master key',
+      'from --key-file or --passphrase-file); the next `ferry start --data DIR` serves the restored sites.',
+    ],
+    options: {
+      file: { type: 'string', arg: 'FILE', help: 'the backup archive (.zip)', required: true, short: 'f' },
+      'key-file': { type: 'string', arg: 'FILE', help: 'fresh directory: the old node\'s secret.key' },
+      'passphrase-file': { type: 'string', arg: 'FILE', help: 'fresh directory: file whose first line is the backup passphrase' },
+      data: { type: 'string', arg: 'DIR', help: 'data directory of the running node, or the fresh one to prepare (default ./data)' },
+    },
+  },
   cluster: {
     summary: 'Cluster membership of the running node: join tokens, status, removal',
     details: [

@@ -89,6 +89,8 @@ export function auditTarget(command: Command): string {
       return `admin ${command.name}`;
     case 'token.revoke':
       return `token ${command.jti}`;
+    case 'state.restore':
+      return `state restored (${Object.keys(command.state.sites).length} sites, ${Object.keys(command.state.users).length} users)`;
   }
 }
 
@@ -146,6 +148,19 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
       return { ...state, appliedIndex, admins: without(state.admins ?? {}, command.name) };
     case 'token.revoke':
       return { ...state, appliedIndex, revokedTokens: revoke(state.revokedTokens ?? [], command.jti, command.expiresAt, command.at) };
+    case 'state.restore': {
+      const restored = clone(command.state);
+      return {
+        ...state,
+        appliedIndex,
+        settings: restored.settings,
+        sites: restored.sites,
+        users: restored.users,
+        vfs: restored.vfs,
+        superAdmins: restored.superAdmins ?? {},
+        admins: restored.admins ?? {},
+      };
+    }
     case 'users.import': {
       const users = { ...state.users };
       for (const user of command.users) users[userKey(user.siteId, user.username)] = clone(user);

@@ -7,8 +7,9 @@ import { ADMIN_NAME, ADMIN_SCHEMA, REVOKED_TOKEN_SCHEMA, SUPERADMIN_SCHEMA } fro
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
+import type { ConfigState } from './state.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
-import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
+import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, STATE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
 import { arr, check, fieldPath, int, isPlainObject, literal, obj, str } from './schema.ts';
 import type { Strength, TSchema, ValidationError } from './schema.ts';
 
@@ -39,6 +40,9 @@ export const COMMAND_FORMAT = 1;
  * - `settings.update` merges the given settings over the current ones.
  * - `superadmin.delete` of the last enabled SuperAdmin is refused (nobody could administer).
  * - `token.revoke` remembers a logged-out token until it expires (at most REVOKED_TOKENS_KEPT).
+ * - `state.restore` replaces settings, sites, users, VFS profiles, SuperAdmins and Admins with a
+ *   backup's (one command, so every replica switches at the same index); the log's own
+ *   bookkeeping (revoked tokens, audit, recent command ids) is this cluster's and is kept.
  */
 export type CommandBody =
   | { readonly type: 'settings.update'; readonly settings: Partial<GlobalSettings> }
@@ -60,7 +64,8 @@ export type CommandBody =
   | { readonly type: 'superadmin.delete'; readonly name: string }
   | { readonly type: 'admin.put'; readonly admin: Admin }
   | { readonly type: 'admin.delete'; readonly name: string }
-  | { readonly type: 'token.revoke'; readonly jti: string; readonly expiresAt: number };
+  | { readonly type: 'token.revoke'; readonly jti: string; readonly expiresAt: number }
+  | { readonly type: 'state.restore'; readonly state: ConfigState };
 
 export type Command = CommandEnvelope & CommandBody;
 export type CommandType = CommandBody['type'];
@@ -86,6 +91,7 @@ const BODIES: Readonly<Record<CommandType, Record<string, TSchema>>> = {
   'admin.put': { admin: ADMIN_SCHEMA },
   'admin.delete': { name: ADMIN_NAME },
   'token.revoke': REVOKED_TOKEN_SCHEMA.properties,
+  'state.restore': { state: STATE_SHAPE },
 };
 
 export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];

@@ -77,6 +77,9 @@ export function validate(state: ConfigState, command: Command, facts: NodeFacts)
     case 'admin.delete':
     case 'token.revoke':
       break;
+    case 'state.restore':
+      checkRestorePolicy(command.state, facts, errors);
+      break;
   }
   return errors;
 }
@@ -124,8 +127,35 @@ export function preconditions(state: ConfigState, command: Command): readonly Va
     case 'admin.delete':
       if (!has(state.admins ?? {}, command.name)) errors.push({ path: 'name', message: `no Admin '${command.name}'; check the name` });
       break;
+    case 'state.restore':
+      checkRestoreReferences(state, command.state, errors);
+      break;
   }
   return errors;
+}
+
+/**
+ * A restored state must hold together on its own (every user's site and VFS inside it, every
+ * Admin's sites), and must not lock the administrators out: a node with SuperAdmins keeps one.
+ */
+function checkRestoreReferences(current: ConfigState, restored: ConfigState, errors: Errors): void {
+  for (const [key, user] of Object.entries(restored.users)) checkUserReferences(restored, user, `state.users.${key}`, errors, new Set());
+  for (const [name, admin] of Object.entries(restored.admins ?? {})) {
+    admin.sites.forEach((siteId, i) => {
+      if (!has(restored.sites, siteId)) errors.push({ path: `state.admins.${name}.sites[${i}]`, message: `no site '${siteId}' in the backup` });
+    });
+  }
+  const enabled = (all: ConfigState['superAdmins']) => Object.values(all ?? {}).filter((sa) => sa.enabled).length;
+  if (enabled(current.superAdmins) > 0 && enabled(restored.superAdmins) === 0) {
+    errors.push({ path: 'state.superAdmins', message: 'the backup has no enabled SuperAdmin, so nobody could administer this node after the restore; take a backup that has one' });
+  }
+}
+
+function checkRestorePolicy(restored: ConfigState, facts: NodeFacts, errors: Errors): void {
+  for (const [key, user] of Object.entries(restored.users)) checkUser(user, `state.users.${key}`, errors);
+  for (const [id, vfs] of Object.entries(restored.vfs)) checkVfs(vfs, `state.vfs.${id}`, facts, errors);
+  for (const [name, sa] of Object.entries(restored.superAdmins ?? {})) checkPasswordHash(sa.passwordHash, `state.superAdmins.${name}.passwordHash`, errors);
+  for (const [name, admin] of Object.entries(restored.admins ?? {})) checkPasswordHash(admin.passwordHash, `state.admins.${name}.passwordHash`, errors);
 }
 
 function checkSuperAdminDelete(state: ConfigState, name: string, errors: Errors): void {

@@ -4,7 +4,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
-import type { AdminContext, NodeStatus, ProposeOutcome } from '../admin/context.ts';
+import type { AdminContext, NodeStatus, ProposeOutcome, RestoreSummary } from '../admin/context.ts';
+import { ApiError } from '../admin/errors.ts';
 import type { SetupCodes } from '../admin/setup-code.ts';
 import { startAdminServer } from '../admin/server.ts';
 import type { AdminServer, AdminServerOptions } from '../admin/server.ts';
@@ -79,6 +80,18 @@ export interface AdminHttpDeps {
   /** Names for the self-signed certificate besides the machine's own (the run's --host). */
   readonly names: readonly string[];
   readonly routes?: AdminServerOptions['routes'];
+  readonly backup: (passphrase: string | undefined) => Promise<Buffer>;
+  readonly restore: (archive: Buffer, actor: string) => Promise<RestoreSummary>;
+}
+
+/** A backup that does not fit is the caller's problem (400 with the reason), not the node's. */
+async function asRequestError<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if ((error as Error).name === 'BackupError') throw new ApiError('invalid_request', (error as Error).message);
+    throw error;
+  }
 }
 
 export async function startAdminHttp(deps: AdminHttpDeps): Promise<{ server: AdminServer; tls: AdminTls & { created: boolean } }> {
@@ -92,6 +105,8 @@ export async function startAdminHttp(deps: AdminHttpDeps): Promise<{ server: Adm
     now: Date.now,
     setup: deps.setup,
     status: deps.status,
+    backup: (passphrase) => asRequestError(() => deps.backup(passphrase)),
+    restore: (archive, actor) => asRequestError(() => deps.restore(archive, actor)),
     logger: deps.logger.child({ component: 'admin-api' }),
   };
   try {

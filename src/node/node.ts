@@ -13,7 +13,7 @@ import { startFtpServer } from '../protocols/ftp/server.ts';
 import { DEFAULT_FTP_SECURITY } from '../protocols/ftp/settings.ts';
 import type { ConnectionInfo, SessionProtocol } from '../session/types.ts';
 import { ensureFtpCertificate } from './ftp-certificate.ts';
-import { openSecretBox } from '../config/secrets.ts';
+import { createSecretBox, loadOrCreateMasterKey } from '../config/secrets.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import { DriverPool } from '../vfs/pool.ts';
 import { openAppLog } from '../logging/app-log.ts';
@@ -39,6 +39,9 @@ import type { NodeStatus } from '../admin/context.ts';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
 import { adminHandlers } from './admin-operations.ts';
 import type { SiteListener } from './reconciler.ts';
+import { backupHandlers, makeBackup, restoreRunning, takePendingRestore } from './backup-operations.ts';
+import type { BackupDeps } from './backup-operations.ts';
+import { envelope } from '../config/ids.ts';
 
 export const SOFTWARE = 'Ferry 0.1.0';
 
@@ -307,14 +310,21 @@ function nodeStatus(deps: { nodeId: string; store: ConfigStore; listeners: SiteR
 /** The admin API on its run binding: --admin-host/--admin-port, else admin-http.json, else --host and 6443. */
 async function startAdminApi(
   options: NodeOptions,
-  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus },
+  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus; backupDeps: BackupDeps },
 ): Promise<{ close(): Promise<void> }> {
   const stored = await loadAdminHttpSettings(options.dataDir);
   const bind = {
     host: options.adminHost ?? stored?.host ?? options.host ?? DEFAULT_ADMIN_HOST,
     port: options.adminPort ?? stored?.port ?? DEFAULT_ADMIN_PORT,
   };
-  const admin = await startAdminHttp({ dataDir: options.dataDir, ...deps, bind, names: options.host === undefined ? [] : [options.host] });
+  const admin = await startAdminHttp({
+    dataDir: options.dataDir,
+    ...deps,
+    bind,
+    names: options.host === undefined ? [] : [options.host],
+    backup: (passphrase) => makeBackup(deps.backupDeps, passphrase),
+    restore: (archive, actor) => restoreRunning(deps.backupDeps, archive, actor),
+  });
   // The code comes first: whoever waits for the listening line has it by then.
   if (deps.store.current().superAdmins().length === 0) {
     const issued = deps.setup.issue();
@@ -368,7 +378,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const joined = member !== undefined && options.join !== undefined ? await member.join(options.join.member, options.join.token) : undefined;
     if (joined !== undefined) logger.info({ nodeId, member: options.join?.member }, 'joined the cluster as a learner; catching up');
 
-    const secrets = await openSecretBox(options.dataDir);
+    const masterKey = await loadOrCreateMasterKey(options.dataDir);
+    const secrets = createSecretBox(masterKey);
     if (await migrateLegacyNodeId(configLogDir(options.dataDir), nodeId)) {
       logger.info({ nodeId, legacyId: LEGACY_NODE_ID }, 'config log migrated: this node is now named by its own id instead of the legacy "local"');
     }
@@ -376,7 +387,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     cleanups.push(() => store.close());
     if (joined !== undefined) await catchUp(store, joined.commit, logger);
 
-    if (isFirstStart(options.dataDir)) {
+    const pending = isFirstStart(options.dataDir) ? await takePendingRestore(options.dataDir) : undefined;
+    if (pending !== undefined) {
+      // `ferry restore --data DIR` prepared this directory: the backup replaces the default site.
+      const outcome = await store.propose({ ...envelope('cli:restore'), type: 'state.restore', state: pending.state });
+      if (!outcome.ok) throw new Error(`the pending restore does not apply: ${outcome.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+      await markInitialized(options.dataDir);
+      await pending.done();
+      options.out(`first start: configuration restored from the backup (${Object.keys(pending.state.sites).length} sites, ${Object.keys(pending.state.users).length} users)`);
+      logger.info({ dataDir: options.dataDir }, 'data directory initialized from a backup');
+    } else if (isFirstStart(options.dataDir)) {
       // The new site stores the documented default binding; flags only override it for this run.
       const first = await planFirstStart({ dataDir: options.dataDir, host: DEFAULT_SSH_HOST, port: DEFAULT_SSH_PORT, secrets, ftpBindings: firstStartFtpBindings(options) });
       const host = options.host ?? DEFAULT_SSH_HOST;
@@ -430,12 +450,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const setup = new SetupCodes();
     const status = nodeStatus({ nodeId, store, listeners, member });
-    const admin = await startAdminApi(options, { store, secrets, logger, setup, status });
+    const backupDeps: BackupDeps = { store, secrets, masterKey, software: SOFTWARE, logger };
+    const admin = await startAdminApi(options, { store, secrets, logger, setup, status, backupDeps });
     cleanups.push(() => admin.close());
 
     const control = await startControlServer(
       options.dataDir,
-      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...clusterHandlers(member) },
+      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member) },
       logger,
     );
     cleanups.push(() => control.close());
