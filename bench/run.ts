@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 // The long Raft chaos soak (raft-soak.ts) is run on its own, not here.
-const BENCHES = ['sftp.ts', 'raft.ts', 'cluster.ts', 'admin.ts'];
+const BENCHES = ['sftp.ts', 'ftp.ts', 'raft.ts', 'cluster.ts', 'admin.ts'];
 
 let failed = 0;
 for (const name of BENCHES) {

@@ -34,7 +34,7 @@ export function readKnobs(env: NodeJS.ProcessEnv): Knobs {
   };
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+export function positive(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
