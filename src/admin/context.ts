@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import type { CommandBody } from '../config/commands.ts';
 import type { ValidationError } from '../config/schema.ts';
+import type { SshHostKey } from '../config/model/site.ts';
 import type { ConfigView } from '../config/view.ts';
 import type { Logger } from '../logging/app-log.ts';
 import type { SetupCodes } from './setup-code.ts';
@@ -40,6 +41,8 @@ export interface AdminContext {
   backup(passphrase: string | undefined): Promise<Buffer>;
   /** Validates the archive completely, then replaces the configuration; ApiError when it does not fit. */
   restore(archive: Buffer, actor: string): Promise<RestoreSummary>;
+  /** Node-side site operations the API cannot do itself (layering: key generation, listeners). */
+  readonly sites: SiteControl;
   readonly logger: Logger;
 }
 
@@ -50,6 +53,16 @@ export const RESTORE_SUMMARY_SCHEMA = Type.Object({
   configIndex: Type.Integer({ description: 'the config log index the restore applied at' }),
 });
 export type RestoreSummary = Static<typeof RESTORE_SUMMARY_SCHEMA>;
+
+export interface SiteControl {
+  /** Fresh host keys for a new site, private halves already sealed for `siteId`. */
+  newHostKeys(siteId: string): Promise<SshHostKey[]>;
+  /**
+   * Closes and reopens the site's listeners on this node (even if unchanged); resolves with
+   * them afterwards (`protocol host:port`). Other sites' listeners and sessions are not touched.
+   */
+  restart(siteId: string): Promise<string[]>;
+}
 
 /** Who a valid token belongs to. */
 export interface Principal {

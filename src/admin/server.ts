@@ -19,6 +19,7 @@ import { ApiError } from './errors.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { globalRoutes } from './routes/global.ts';
 import { setupRoutes } from './routes/setup.ts';
+import { siteRoutes } from './routes/sites.ts';
 
 export type AdminApp = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -143,6 +144,7 @@ export async function startAdminServer(ctx: AdminContext, options: AdminServerOp
   setupRoutes(app, ctx);
   globalRoutes(app, ctx);
   backupRoutes(app, ctx);
+  siteRoutes(app, ctx);
   for (const routes of options.routes ?? []) routes(app, ctx);
 
   await app.listen({ host: options.host, port: options.port });

@@ -4,7 +4,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
-import type { AdminContext, NodeStatus, ProposeOutcome, RestoreSummary } from '../admin/context.ts';
+import type { AdminContext, NodeStatus, ProposeOutcome, RestoreSummary, SiteControl } from '../admin/context.ts';
 import { ApiError } from '../admin/errors.ts';
 import type { SetupCodes } from '../admin/setup-code.ts';
 import { startAdminServer } from '../admin/server.ts';
@@ -76,6 +76,7 @@ export interface AdminHttpDeps {
   readonly logger: Logger;
   readonly setup: SetupCodes;
   readonly status: () => NodeStatus;
+  readonly sites: SiteControl;
   readonly bind: AdminHttpSettings;
   /** Names for the self-signed certificate besides the machine's own (the run's --host). */
   readonly names: readonly string[];
@@ -107,6 +108,7 @@ export async function startAdminHttp(deps: AdminHttpDeps): Promise<{ server: Adm
     status: deps.status,
     backup: (passphrase) => asRequestError(() => deps.backup(passphrase)),
     restore: (archive, actor) => asRequestError(() => deps.restore(archive, actor)),
+    sites: deps.sites,
     logger: deps.logger.child({ component: 'admin-api' }),
   };
   try {

@@ -35,7 +35,8 @@ import { lockDataDir, prepareDataDir } from './data-dir.ts';
 import { watchDiskTargets } from './target-audit.ts';
 import { SiteReconciler } from './reconciler.ts';
 import { SetupCodes } from '../admin/setup-code.ts';
-import type { NodeStatus } from '../admin/context.ts';
+import type { NodeStatus, SiteControl } from '../admin/context.ts';
+import { newHostKeys } from './site-operations.ts';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
 import { adminHandlers } from './admin-operations.ts';
 import type { SiteListener } from './reconciler.ts';
@@ -307,10 +308,44 @@ function nodeStatus(deps: { nodeId: string; store: ConfigStore; listeners: SiteR
   };
 }
 
+/**
+ * Site operations the admin API and the CLI share. A restart is node-local: it rebinds this
+ * node's listeners of the site (the operator restarts what misbehaves here); a lasting stop is
+ * `enabled: false` in the replicated config, which every node follows.
+ */
+function siteControl(deps: { store: ConfigStore; secrets: SecretBox; listeners: SiteReconciler; logger: Logger }): SiteControl {
+  return {
+    newHostKeys: (siteId) => newHostKeys(deps.secrets, siteId),
+    restart: async (siteId) => {
+      const view = deps.store.current();
+      if (view.site(siteId) === undefined) throw new Error(`no site "${siteId}"; \`ferry site list\` lists them`);
+      const listening = await deps.listeners.restart(view, siteId);
+      deps.logger.info({ siteId, listeners: listening }, 'site restarted');
+      return listening.map((l) => `${l.label} ${hostPort(l)}`);
+    },
+  };
+}
+
+/** `ferry status` and `ferry site list|show|restart`: what GET /api/v1/sa/status and the vsites routes show. */
+function statusHandlers(status: () => NodeStatus, sites: SiteControl): Record<string, ControlHandler> {
+  const siteId = (params: unknown): string => {
+    const id = (params as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') throw new Error('missing or invalid parameter "id"');
+    return id;
+  };
+  return {
+    status: async () => status(),
+    siteRestart: async (params) => {
+      const id = siteId(params);
+      return { id, listeners: await sites.restart(id) };
+    },
+  };
+}
+
 /** The admin API on its run binding: --admin-host/--admin-port, else admin-http.json, else --host and 6443. */
 async function startAdminApi(
   options: NodeOptions,
-  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus; backupDeps: BackupDeps },
+  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus; backupDeps: BackupDeps; sites: SiteControl },
 ): Promise<{ close(): Promise<void> }> {
   const stored = await loadAdminHttpSettings(options.dataDir);
   const bind = {
@@ -451,12 +486,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const setup = new SetupCodes();
     const status = nodeStatus({ nodeId, store, listeners, member });
     const backupDeps: BackupDeps = { store, secrets, masterKey, software: SOFTWARE, logger };
-    const admin = await startAdminApi(options, { store, secrets, logger, setup, status, backupDeps });
+    const sites = siteControl({ store, secrets, listeners, logger });
+    const admin = await startAdminApi(options, { store, secrets, logger, setup, status, backupDeps, sites });
     cleanups.push(() => admin.close());
 
     const control = await startControlServer(
       options.dataDir,
-      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member) },
+      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member), ...statusHandlers(status, sites) },
       logger,
     );
     cleanups.push(() => control.close());

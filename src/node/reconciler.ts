@@ -80,6 +80,22 @@ export class SiteReconciler {
     return result;
   }
 
+  /**
+   * Closes and reopens `siteId`'s listeners even if nothing changed (an operator's restart):
+   * in-flight transfers on them get the listener's close grace, other sites are not touched.
+   * Resolves with the site's listeners afterwards.
+   */
+  restart(view: ConfigView, siteId: string): Promise<{ siteId: string; label: string; host: string; port: number }[]> {
+    const run = async () => {
+      for (const [key, running] of this.#running) if (running.siteId === siteId) await this.#stop(key, running, 'restarted by an operator');
+      await this.#reconcile(view, false);
+      return this.listening().filter((l) => l.siteId === siteId);
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.then(() => undefined, () => undefined);
+    return result;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue;

@@ -4,6 +4,7 @@
 import type { Command, CommandBody } from '../config/commands.ts';
 import { envelope } from '../config/ids.ts';
 import { defaultSite } from '../config/initial.ts';
+import type { SshHostKey } from '../config/model/site.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import { generateHostKeys } from '../protocols/ssh/host-keys.ts';
 import { hostKeyContext } from './bootstrap.ts';
@@ -38,14 +39,19 @@ export function siteParams(params: unknown, needsBinding: boolean): { id: string
   return { id: p.id, host: p.host, port: p.port, ...(typeof p.name === 'string' ? { name: p.name } : {}) };
 }
 
-export async function addSite(store: ConfigStore, secrets: SecretBox, p: { id: string; host: string; port: number; name?: string }): Promise<SiteResult> {
-  if (store.current().site(p.id) !== undefined) return { ok: false, lines: [`a site "${p.id}" exists already; move its binding with \`ferry site bind\``] };
-  const generated = await generateHostKeys({ comment: `ferry@${p.id}` });
-  const hostKeys = generated.map((key, index) => ({
+/** A new site's host keys (every type Ferry serves), each private half sealed for the site. */
+export async function newHostKeys(secrets: SecretBox, siteId: string): Promise<SshHostKey[]> {
+  const generated = await generateHostKeys({ comment: `ferry@${siteId}` });
+  return generated.map((key, index) => ({
     algorithm: key.algorithm,
     publicKey: key.publicKey,
-    privateKeyEncrypted: secrets.seal(key.privateKeyPem, hostKeyContext(p.id, index)),
+    privateKeyEncrypted: secrets.seal(key.privateKeyPem, hostKeyContext(siteId, index)),
   }));
+}
+
+export async function addSite(store: ConfigStore, secrets: SecretBox, p: { id: string; host: string; port: number; name?: string }): Promise<SiteResult> {
+  if (store.current().site(p.id) !== undefined) return { ok: false, lines: [`a site "${p.id}" exists already; move its binding with \`ferry site bind\``] };
+  const hostKeys = await newHostKeys(secrets, p.id);
   const site = defaultSite({ id: p.id, host: p.host, port: p.port, hostKeys, ...(p.name === undefined ? {} : { name: p.name }) });
   return propose(store, command({ type: 'site.put', site }), `site "${p.id}" added, SSH/SFTP/SCP on ${p.host}:${p.port} (every node starts listening now)`);
 }
