@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { callNode, NodeNotRunningError } from '../node/control-client.ts';
 import { keyFileRefusal } from '../node/user-operations.ts';
+import { SOFTWARE } from '../node/version.ts';
 import { ferryCommandLine } from './invocation.ts';
 import { COMMANDS, commandUsage, isCommandName, overviewUsage } from './usage.ts';
 import type { CommandName, CommandSpec } from './usage.ts';
@@ -250,19 +251,70 @@ async function commandSite(args: string[]): Promise<void> {
     if (sub === undefined) process.exit(2);
     return;
   }
+  const positional = rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
   const values = parseCommand('site', rest);
-  const id = stringValue(values, 'id');
+  const dir = dataDir(values);
+  if (sub === 'list') {
+    const sites = (await callNode(dir, 'siteList', {})) as { id: string; name: string; enabled: boolean; listeners: string[] }[];
+    if (values.json === true) process.stdout.write(`${JSON.stringify(sites, null, 2)}\n`);
+    else {
+      const width = Math.max(2, ...sites.map((s) => s.id.length));
+      for (const s of sites) process.stdout.write(`${s.id.padEnd(width)}  ${s.enabled ? 'enabled ' : 'disabled'}  ${s.listeners.join(', ') || '(not listening)'}\n`);
+    }
+    return;
+  }
+  const id = positional ?? (values.id as string | undefined);
+  if (id === undefined) throw new UsageError(`site ${sub} needs the site ID (or --id ID)`);
+  if (sub === 'show') {
+    const site = (await callNode(dir, 'siteShow', { id })) as { id: string; name: string; enabled: boolean; bindings: { protocol: string; host: string; port: number }[]; listeners: string[]; hostKeys: { algorithm: string; publicKey: string }[] };
+    if (values.json === true) process.stdout.write(`${JSON.stringify(site, null, 2)}\n`);
+    else {
+      const lines = [
+        `site ${site.id} (${site.name}): ${site.enabled ? 'enabled' : 'disabled'}`,
+        `  bindings: ${site.bindings.map((b) => `${b.protocol} ${b.host}:${b.port}`).join(', ') || 'none'}`,
+        `  listening: ${site.listeners.join(', ') || 'no'}`,
+        ...site.hostKeys.map((k) => `  host key: ${k.publicKey}`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return;
+  }
+  if (sub === 'restart') {
+    const { listeners } = (await callNode(dir, 'siteRestart', { id })) as { listeners: string[] };
+    process.stdout.write(`site "${id}" restarted: ${listeners.join(', ') || 'not listening (disabled or no bindings)'}\n`);
+    return;
+  }
   const binding = (): { host: string; port: number } => {
     const port = Number(values.port);
     if (values.host === undefined || values.port === undefined) throw new UsageError(`site ${sub} needs --host ADDR and --port N`);
     if (!(Number.isInteger(port) && port > 0 && port <= 65535)) throw new UsageError(`--port must be a port number 1-65535, got "${String(values.port)}"`);
     return { host: values.host as string, port };
   };
-  const dir = dataDir(values);
   if (sub === 'add') await printResult(await callNode(dir, 'siteAdd', { id, ...binding(), ...(values.name === undefined ? {} : { name: values.name }) }));
   else if (sub === 'bind') await printResult(await callNode(dir, 'siteBind', { id, ...binding() }));
   else if (sub === 'remove') await printResult(await callNode(dir, 'siteRemove', { id }));
-  else throw new UsageError(`no site command "${sub}"; use add, bind or remove`);
+  else throw new UsageError(`no site command "${sub}"; use list, show, restart, add, bind or remove`);
+}
+
+/** What the node's `status` handler answers (GET /api/v1/sa/status's body). */
+interface NodeStatus {
+  version: string;
+  nodeId: string;
+  uptimeSeconds: number;
+  configIndex: number;
+  sites: { id: string; enabled: boolean; listeners: string[] }[];
+}
+
+async function commandStatus(args: string[]): Promise<void> {
+  const values = parseCommand('status', args);
+  const st = (await callNode(dataDir(values), 'status', {})) as NodeStatus;
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
+    return;
+  }
+  const lines = [st.version, `node ${st.nodeId}, up ${st.uptimeSeconds} s`, `config index ${st.configIndex}`];
+  for (const s of st.sites) lines.push(`site ${s.id}: ${s.enabled ? 'enabled' : 'disabled'}, ${s.listeners.join(', ') || 'not listening'}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 async function commandSetup(args: string[]): Promise<void> {
@@ -351,6 +403,7 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   addkey: commandAddKey,
   cluster: commandCluster,
   site: commandSite,
+  status: commandStatus,
   setup: commandSetup,
   genssc: commandGenssc,
   sapassreset: commandSaPassReset,
@@ -364,6 +417,10 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(overviewUsage());
+    return;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${SOFTWARE}\n`);
     return;
   }
   if (!isCommandName(name)) fail(`unknown command "${name}"\n\n${overviewUsage()}`);

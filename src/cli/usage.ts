@@ -100,6 +100,10 @@ export const COMMANDS = {
       data: { type: 'string', arg: 'DIR', help: 'data directory of the running node, or the fresh one to prepare (default ./data)' },
     },
   },
+  status: {
+    summary: 'Version, uptime, sites and their listeners, config index of the running node',
+    options: { data: DATA_OF_RUNNING_NODE, json: { type: 'boolean', help: 'print JSON (what GET /api/v1/sa/status answers)' } },
+  },
   cluster: {
     summary: 'Cluster membership of the running node: join tokens, status, removal',
     details: [
@@ -141,16 +145,20 @@ export const COMMANDS = {
     },
   },
   site: {
-    summary: 'Add a virtual site, move its SSH binding, or remove it, on the running node',
+    summary: 'List, show, restart, add, move or remove virtual sites of the running node',
     details: [
+      '  ferry site list [--json]                                    sites, enabled or not, and their listeners',
+      '  ferry site show ID [--json]                                 one site: bindings, algorithms, public host keys',
+      '  ferry site restart ID                                       close and reopen its listeners on this node',
       '  ferry site add --id ID --host ADDR --port N [--name NAME]   new site, fresh host keys, listening at once',
       '  ferry site bind --id ID --host ADDR --port N                move its SSH/SFTP/SCP binding (no restart)',
       '  ferry site remove --id ID                                   stop and remove it (refused while it has users)',
       'Every node of a cluster follows the change.',
     ],
     options: {
-      id: { type: 'string', arg: 'ID', help: 'site id', required: true },
+      id: { type: 'string', arg: 'ID', help: 'site id (show and restart also take it as ID)' },
       host: { type: 'string', arg: 'ADDR', help: 'add, bind: listen address' },
+      json: { type: 'boolean', help: 'list, show: print JSON' },
       port: { type: 'string', arg: 'N', help: 'add, bind: port' },
       name: { type: 'string', arg: 'NAME', help: 'add: display name (default: the id)' },
       data: DATA_OF_RUNNING_NODE,

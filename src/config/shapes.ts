@@ -70,8 +70,8 @@ const ADMISSION_SHAPE = obj(
 
 const BINDING_HOST = str({ min: 1, max: 253, line: true });
 const PORT = int(0, 65535);
-const SSH_BINDING_SHAPE = obj({ protocol: oneOf(['ssh']), host: BINDING_HOST, port: PORT });
-const FTP_BINDING_SHAPE = obj(
+export const SSH_BINDING_SHAPE = obj({ protocol: oneOf(['ssh']), host: BINDING_HOST, port: PORT });
+export const FTP_BINDING_SHAPE = obj(
   {
     protocol: oneOf(['ftp', 'ftps']),
     host: BINDING_HOST,

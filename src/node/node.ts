@@ -37,6 +37,7 @@ import { SiteReconciler } from './reconciler.ts';
 import { SetupCodes } from '../admin/setup-code.ts';
 import type { NodeStatus, SiteControl } from '../admin/context.ts';
 import { newHostKeys } from './site-operations.ts';
+import { SOFTWARE } from './version.ts';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
 import { adminHandlers } from './admin-operations.ts';
 import type { SiteListener } from './reconciler.ts';
@@ -44,7 +45,7 @@ import { backupHandlers, makeBackup, restoreRunning, takePendingRestore } from '
 import type { BackupDeps } from './backup-operations.ts';
 import { envelope } from '../config/ids.ts';
 
-export const SOFTWARE = 'Ferry 0.1.0';
+export { SOFTWARE };
 
 export interface NodeOptions {
   readonly dataDir: string;
@@ -327,7 +328,7 @@ function siteControl(deps: { store: ConfigStore; secrets: SecretBox; listeners: 
 }
 
 /** `ferry status` and `ferry site list|show|restart`: what GET /api/v1/sa/status and the vsites routes show. */
-function statusHandlers(status: () => NodeStatus, sites: SiteControl): Record<string, ControlHandler> {
+function statusHandlers(status: () => NodeStatus, sites: SiteControl, store: ConfigStore): Record<string, ControlHandler> {
   const siteId = (params: unknown): string => {
     const id = (params as { id?: unknown } | null)?.id;
     if (typeof id !== 'string') throw new Error('missing or invalid parameter "id"');
@@ -335,6 +336,18 @@ function statusHandlers(status: () => NodeStatus, sites: SiteControl): Record<st
   };
   return {
     status: async () => status(),
+    siteList: async () => {
+      const view = store.current();
+      return status().sites.map((s) => ({ ...s, name: view.site(s.id)?.name ?? s.id }));
+    },
+    siteShow: async (params) => {
+      const id = siteId(params);
+      const site = store.current().site(id);
+      if (site === undefined) throw new Error(`no site "${id}"; \`ferry site list\` lists them`);
+      const listeners = status().sites.find((s) => s.id === id)?.listeners ?? [];
+      // The private host keys stay sealed in the node: only their public halves are shown.
+      return { ...site, hostKeys: site.hostKeys.map((key) => ({ algorithm: key.algorithm, publicKey: key.publicKey })), listeners };
+    },
     siteRestart: async (params) => {
       const id = siteId(params);
       return { id, listeners: await sites.restart(id) };
@@ -492,7 +505,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     const control = await startControlServer(
       options.dataDir,
-      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member), ...statusHandlers(status, sites) },
+      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member), ...statusHandlers(status, sites, store) },
       logger,
     );
     cleanups.push(() => control.close());

@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { defaultSite } from '../../config/initial.ts';
 import type { Site } from '../../config/model/site.ts';
-import { ID, SITE_SHAPE } from '../../config/shapes.ts';
+import { FTP_BINDING_SHAPE, ID, LIMITS, SITE_SHAPE, SSH_BINDING_SHAPE } from '../../config/shapes.ts';
 import type { AdminContext } from '../context.ts';
 import { actorOf } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -21,14 +21,23 @@ const PUBLIC_HOST_KEY = Type.Object({ algorithm: FIELDS.hostKeys.items.propertie
 /** A site as answered: everything but the sealed private host keys. */
 export const SITE_OUT = Type.Object({
   ...FIELDS,
+  // The serializer cannot merge the per-protocol if/then shapes: answers name the common
+  // fields and pass a protocol's own ones through (bodies are still checked by the full shape).
+  bindings: Type.Array(Type.Object({ protocol: Type.String(), host: Type.String(), port: Type.Integer() }, { additionalProperties: true, description: 'ssh, ftp or ftps binding (see the site.put shape)' })),
   hostKeys: Type.Array(PUBLIC_HOST_KEY, { description: 'public host keys (the private halves never leave the node)' }),
 });
+
+/**
+ * Bindings in a body: OpenAPI 3.0 has no if/then, so the document gets anyOf of the protocols'
+ * shapes (each strict); the command's own check then names the field of a wrong one.
+ */
+const BINDINGS_BODY = Type.Array(Type.Union([SSH_BINDING_SHAPE, FTP_BINDING_SHAPE]), { maxItems: LIMITS.bindings });
 
 /** What a write may set: everything but the host keys, which the node makes. */
 const WRITABLE = {
   name: FIELDS.name,
   enabled: FIELDS.enabled,
-  bindings: FIELDS.bindings,
+  bindings: BINDINGS_BODY,
   sshAlgorithms: FIELDS.sshAlgorithms,
   greeting: FIELDS.greeting,
   banner: FIELDS.banner,
