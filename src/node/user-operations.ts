@@ -3,6 +3,7 @@
 // validate-and-propose path as every configuration change; the clear password never leaves
 // this process (only its argon2id hash is proposed).
 import { hashPassword } from '../auth/passwords.ts';
+import { passwordProblem } from '../config/password-policy.ts';
 import { holdsPrivateKey, parseAuthorizedKeys, PRIVATE_KEY_REFUSAL } from '../auth/public-keys.ts';
 import { envelope } from '../config/ids.ts';
 import type { AuthMethod, User } from '../config/model/user.ts';
@@ -46,7 +47,8 @@ export async function setPassword(
 ): Promise<AccountResult> {
   const user = findUser(store, params.siteId, params.username);
   if ('ok' in user) return user;
-  if (params.password.length < 8) return { ok: false, lines: ['the password must have at least 8 characters'] };
+  const problem = passwordProblem(params.password, user.username);
+  if (problem !== undefined) return { ok: false, lines: [problem] };
   const passwordHash = await hashPassword(params.password);
   return putUser(
     store,
