@@ -250,9 +250,10 @@ port, source, header, password = int(sys.argv[1]), sys.argv[2], bytes.fromhex(sy
 sock = socket.socket()
 sock.bind((source, 0))
 sock.settimeout(10)
-sock.connect(('127.0.0.1', port))
-sock.sendall(header)
 try:
+    # An untrusted source is reset at accept: even the header's send may fail.
+    sock.connect(('127.0.0.1', port))
+    sock.sendall(header)
     t = paramiko.Transport(sock)
     t.start_client(timeout=10)
     t.auth_password('alice', password)
