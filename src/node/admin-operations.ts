@@ -40,7 +40,7 @@ export function adminHandlers(deps: AdminOpsDeps): Record<string, ControlHandler
     setup: async (params) => {
       const p = strings(params, ['name', 'password']);
       if (deps.store.current().superAdmins().length > 0) throw new Error('a SuperAdmin exists already: `ferry setup` only creates the first one; add others through the API');
-      const problem = passwordProblem(p.password);
+      const problem = passwordProblem(p.password, p.name);
       if (problem) throw new Error(`the password ${problem}`);
       await write(deps, { type: 'superadmin.put', superAdmin: { name: p.name, passwordHash: await hashPassword(p.password), enabled: true, description: 'created by ferry setup' } }, 'cli:setup');
       deps.logger.info({ name: p.name }, 'setup: first SuperAdmin created from the command line');
@@ -53,7 +53,7 @@ export function adminHandlers(deps: AdminOpsDeps): Record<string, ControlHandler
         const known = deps.store.current().superAdmins().map((s) => s.name).join(', ') || 'none';
         throw new Error(`no SuperAdmin '${p.name}' (SuperAdmins: ${known})`);
       }
-      const problem = passwordProblem(p.password);
+      const problem = passwordProblem(p.password, p.name);
       if (problem) throw new Error(`the password ${problem}`);
       // Tokens issued before the reset stop working: whoever knew the old password is out.
       await write(deps, { type: 'superadmin.put', superAdmin: { ...sa, passwordHash: await hashPassword(p.password), enabled: true, tokensValidAfter: Date.now() } }, 'cli:sapassreset');

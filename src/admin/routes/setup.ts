@@ -50,7 +50,7 @@ export function setupRoutes(app: AdminApp, ctx: AdminContext): void {
       if (ctx.config().superAdmins().length > 0) throw new ApiError('gone', 'this node is set up already; log in at GET /api/v1/sa/login');
       const { code, superadmin, cluster } = request.body;
       // A refusable body does not spend the code: the admin fixes the password and tries again.
-      const problem = passwordProblem(superadmin.password);
+      const problem = passwordProblem(superadmin.password, superadmin.name);
       if (problem) throw new ApiError('invalid_request', `body.superadmin.password: ${problem}`, [{ path: 'body.superadmin.password', message: problem }]);
       if (cluster.mode === 'join') {
         throw new ApiError('conflict', `joining from the setup step is not available yet: start this node with \`ferry start --join ${cluster.member} --token TOKEN\` instead`);
