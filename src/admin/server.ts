@@ -18,6 +18,7 @@ import type { AdminContext } from './context.ts';
 import { ApiError } from './errors.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { globalRoutes } from './routes/global.ts';
+import { adminRoutes } from './routes/admins.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { siteRoutes } from './routes/sites.ts';
 
@@ -145,6 +146,7 @@ export async function startAdminServer(ctx: AdminContext, options: AdminServerOp
   globalRoutes(app, ctx);
   backupRoutes(app, ctx);
   siteRoutes(app, ctx);
+  adminRoutes(app, ctx);
   for (const routes of options.routes ?? []) routes(app, ctx);
 
   await app.listen({ host: options.host, port: options.port });

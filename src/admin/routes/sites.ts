@@ -149,6 +149,12 @@ export function siteRoutes(app: AdminApp, ctx: AdminContext): void {
       return { id: current.id, listeners: await ctx.sites.restart(current.id) };
     },
   );
+  // An Admin's view of a site they manage (the gate refuses other sites with 403).
+  app.get(
+    '/api/v1/adm/vsites/:vsite',
+    { config: { access: 'adm' }, schema: { summary: 'A site this Admin manages', tags: ['adm'], params: VSITE, response: { 200: SITE_OUT } } },
+    async (request) => presentSite(siteOf(ctx, request.params.vsite)),
+  );
   for (const [verb, enabled] of [['stop', false], ['start', true]] as const) {
     app.post(
       `/api/v1/sa/vsites/:vsite/${verb}`,
