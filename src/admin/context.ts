@@ -43,6 +43,8 @@ export interface AdminContext {
   restore(archive: Buffer, actor: string): Promise<RestoreSummary>;
   /** Node-side site operations the API cannot do itself (layering: key generation, listeners). */
   readonly sites: SiteControl;
+  /** Prometheus text for /metrics. */
+  metrics(): Promise<{ readonly contentType: string; readonly text: string }>;
   readonly logger: Logger;
 }
 

@@ -19,6 +19,8 @@ import { ApiError } from './errors.ts';
 import { backupRoutes } from './routes/backup.ts';
 import { globalRoutes } from './routes/global.ts';
 import { adminRoutes } from './routes/admins.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { siteRoutes } from './routes/sites.ts';
 
@@ -147,6 +149,8 @@ export async function startAdminServer(ctx: AdminContext, options: AdminServerOp
   backupRoutes(app, ctx);
   siteRoutes(app, ctx);
   adminRoutes(app, ctx);
+  metricsRoutes(app, ctx);
+  notificationRoutes(app, ctx);
   for (const routes of options.routes ?? []) routes(app, ctx);
 
   await app.listen({ host: options.host, port: options.port });

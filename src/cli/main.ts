@@ -352,6 +352,29 @@ async function firstLine(file: string, what: string): Promise<string> {
   return line;
 }
 
+async function commandRepairHttp(args: string[]): Promise<void> {
+  const values = parseCommand('repairhttp', args);
+  const dir = dataDir(values);
+  const { repairAdminHttp } = await import('../node/repair-http.ts');
+  const changes = await repairAdminHttp(dir);
+  for (const change of changes) process.stdout.write(`${change}\n`);
+  if (changes.length === 0) process.stdout.write('the admin binding and certificate are fine; nothing changed\n');
+  let running = true;
+  try {
+    await callNode(dir, 'status', {}, 5_000);
+  } catch (error) {
+    if (error instanceof NodeNotRunningError) running = false;
+  }
+  if (running && changes.length > 0) process.stdout.write(`the node is running: restart it to use the changes (stop it, then \`${ferryCommandLine('start', [], dir)}\`)\n`);
+}
+
+async function commandDbcmd(args: string[]): Promise<void> {
+  const values = parseCommand('dbcmd', args);
+  if (values.clearallnotifications !== true) throw new UsageError('dbcmd needs an action: --clearallnotifications');
+  const { deleted } = (await callNode(dataDir(values), 'clearNotifications', {})) as { deleted: number };
+  process.stdout.write(`${deleted} notifications cleared\n`);
+}
+
 async function commandBackup(args: string[]): Promise<void> {
   const values = parseCommand('backup', args);
   const dir = path.resolve(stringValue(values, 'dir'));
@@ -408,6 +431,8 @@ const commands: Record<CommandName, (args: string[]) => Promise<void>> = {
   genssc: commandGenssc,
   sapassreset: commandSaPassReset,
   disable2fa: commandDisable2fa,
+  repairhttp: commandRepairHttp,
+  dbcmd: commandDbcmd,
   backup: commandBackup,
   restore: commandRestore,
   help: commandHelp,

@@ -72,6 +72,21 @@ export const COMMANDS = {
     summary: "Turn off a SuperAdmin's 2FA (a lost authenticator device)",
     options: { superadmin: { type: 'string', arg: 'NAME', help: 'SuperAdmin name', required: true, short: 's' }, data: DATA_OF_RUNNING_NODE },
   },
+  repairhttp: {
+    summary: 'Reset the admin API binding to 0.0.0.0:6443 and make sure a valid certificate exists',
+    details: [
+      'Edits files in the data directory, so it works with the node stopped; a running node uses the',
+      'changes after a restart. A broken or expired certificate is replaced by a self-signed one (old files kept as .bak).',
+    ],
+    options: { data: { type: 'string', arg: 'DIR', help: 'the node\'s data directory (default ./data)' } },
+  },
+  dbcmd: {
+    summary: 'Maintenance of the running node\'s configuration database',
+    options: {
+      clearallnotifications: { type: 'boolean', help: 'acknowledge (delete) every notification to SuperAdmins, on every node' },
+      data: DATA_OF_RUNNING_NODE,
+    },
+  },
   backup: {
     summary: 'Write a configuration backup (zip) of the running node into a directory',
     details: [

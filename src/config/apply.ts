@@ -10,6 +10,7 @@ import type { Command } from './commands.ts';
 import { COMMAND_FORMAT } from './commands.ts';
 import type { AuditEntry, RevokedToken } from './model/admin.ts';
 import { AUDIT_KEPT, REVOKED_TOKENS_KEPT } from './model/admin.ts';
+import { NOTIFICATIONS_KEPT } from './model/notification.ts';
 import type { ValidationError } from './schema.ts';
 import type { ConfigState, RecentCommand } from './state.ts';
 import { RECENT_COMMANDS_WINDOW, RECENT_ERRORS_KEPT, userKey } from './state.ts';
@@ -89,6 +90,12 @@ export function auditTarget(command: Command): string {
       return `admin ${command.name}`;
     case 'token.revoke':
       return `token ${command.jti}`;
+    case 'notification.add':
+      return `notification ${command.notification.kind} ${command.notification.subject}`;
+    case 'notification.delete':
+      return `notification ${command.notificationId}`;
+    case 'notifications.clear':
+      return 'notifications (all)';
     case 'state.restore':
       return `state restored (${Object.keys(command.state.sites).length} sites, ${Object.keys(command.state.users).length} users)`;
   }
@@ -148,6 +155,10 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
       return { ...state, appliedIndex, admins: without(state.admins ?? {}, command.name) };
     case 'token.revoke':
       return { ...state, appliedIndex, revokedTokens: revoke(state.revokedTokens ?? [], command.jti, command.expiresAt, command.at) };
+    case 'notification.add':
+    case 'notification.delete':
+    case 'notifications.clear':
+      return { ...state, appliedIndex, notifications: notificationsAfter(state.notifications ?? [], command, appliedIndex) };
     case 'state.restore': {
       const restored = clone(command.state);
       return {
@@ -168,6 +179,20 @@ function change(state: ConfigState, command: Command, appliedIndex: number): Con
       for (const profile of command.vfs) vfs[profile.id] = clone(profile);
       return { ...state, appliedIndex, users, vfs };
     }
+  }
+}
+
+/** The bounded notification list after one notification command; a new one's id is its index. */
+function notificationsAfter(kept: NonNullable<ConfigState['notifications']>, command: Command, index: number): NonNullable<ConfigState['notifications']> {
+  switch (command.type) {
+    case 'notification.add': {
+      const trimmed = kept.length >= NOTIFICATIONS_KEPT ? kept.slice(kept.length - NOTIFICATIONS_KEPT + 1) : kept;
+      return [...trimmed, { id: index, at: command.at, ...command.notification }];
+    }
+    case 'notification.delete':
+      return kept.filter((n) => n.id !== command.notificationId);
+    default:
+      return [];
   }
 }
 

@@ -8,6 +8,8 @@ import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
 import type { ConfigState } from './state.ts';
+import type { NewNotification } from './model/notification.ts';
+import { NEW_NOTIFICATION_SCHEMA, NOTIFICATION_SCHEMA } from './model/notification.ts';
 import type { VfsProfile } from './model/vfs-profile.ts';
 import { ID, LIMITS, SETTINGS_PATCH_SHAPE, SITE_SHAPE, STATE_SHAPE, USER_SHAPE, VFS_SHAPE } from './shapes.ts';
 import { arr, check, fieldPath, int, isPlainObject, literal, obj, str } from './schema.ts';
@@ -40,6 +42,8 @@ export const COMMAND_FORMAT = 1;
  * - `settings.update` merges the given settings over the current ones.
  * - `superadmin.delete` of the last enabled SuperAdmin is refused (nobody could administer).
  * - `token.revoke` remembers a logged-out token until it expires (at most REVOKED_TOKENS_KEPT).
+ * - `notification.add` keeps the newest NOTIFICATIONS_KEPT (its id is the index it applies at);
+ *   `notification.delete` of an absent id is refused; `notifications.clear` drops them all.
  * - `state.restore` replaces settings, sites, users, VFS profiles, SuperAdmins and Admins with a
  *   backup's (one command, so every replica switches at the same index); the log's own
  *   bookkeeping (revoked tokens, audit, recent command ids) is this cluster's and is kept.
@@ -65,7 +69,10 @@ export type CommandBody =
   | { readonly type: 'admin.put'; readonly admin: Admin }
   | { readonly type: 'admin.delete'; readonly name: string }
   | { readonly type: 'token.revoke'; readonly jti: string; readonly expiresAt: number }
-  | { readonly type: 'state.restore'; readonly state: ConfigState };
+  | { readonly type: 'state.restore'; readonly state: ConfigState }
+  | { readonly type: 'notification.add'; readonly notification: NewNotification }
+  | { readonly type: 'notification.delete'; readonly notificationId: number }
+  | { readonly type: 'notifications.clear' };
 
 export type Command = CommandEnvelope & CommandBody;
 export type CommandType = CommandBody['type'];
@@ -92,6 +99,9 @@ const BODIES: Readonly<Record<CommandType, Record<string, TSchema>>> = {
   'admin.delete': { name: ADMIN_NAME },
   'token.revoke': REVOKED_TOKEN_SCHEMA.properties,
   'state.restore': { state: STATE_SHAPE },
+  'notification.add': { notification: NEW_NOTIFICATION_SCHEMA },
+  'notification.delete': { notificationId: NOTIFICATION_SCHEMA.properties.id },
+  'notifications.clear': {},
 };
 
 export const COMMAND_TYPES = Object.keys(BODIES) as readonly CommandType[];

@@ -1,6 +1,7 @@
 // Structural shapes (types, bounds, no unknown fields) of every config entity. Semantic rules
 // that need the state (references, uniqueness) live in validate.ts.
 import { ADMIN_SCHEMA, AUDIT_ENTRY_SCHEMA, AUDIT_KEPT, REVOKED_TOKEN_SCHEMA, REVOKED_TOKENS_KEPT, SUPERADMIN_SCHEMA } from './model/admin.ts';
+import { NOTIFICATION_SCHEMA, NOTIFICATIONS_KEPT } from './model/notification.ts';
 import { FTP_EXPLICIT_TLS, UPLOAD_MODES } from './model/site.ts';
 import { AUTH_METHODS } from './model/user.ts';
 import type { VfsKind } from './model/vfs-profile.ts';
@@ -164,10 +165,11 @@ export const STATE_SHAPE = obj(
     admins: record(ADMIN_SCHEMA, LIMITS.entities),
     revokedTokens: arr(REVOKED_TOKEN_SCHEMA, REVOKED_TOKENS_KEPT),
     audit: arr(AUDIT_ENTRY_SCHEMA, AUDIT_KEPT),
+    notifications: arr(NOTIFICATION_SCHEMA, NOTIFICATIONS_KEPT),
     recentCommands: arr(
       obj({ id: str({ min: 1, max: 64 }), index: int(1, Number.MAX_SAFE_INTEGER), ok: bool(), errors: arr(VALIDATION_ERROR_SHAPE, RECENT_ERRORS_KEPT) }, ['errors']),
       RECENT_COMMANDS_WINDOW,
     ),
   },
-  ['recentCommands', 'superAdmins', 'admins', 'revokedTokens', 'audit'],
+  ['recentCommands', 'superAdmins', 'admins', 'revokedTokens', 'audit', 'notifications'],
 );

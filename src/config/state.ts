@@ -1,4 +1,5 @@
 import type { Admin, AuditEntry, RevokedToken, SuperAdmin } from './model/admin.ts';
+import type { Notification } from './model/notification.ts';
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
 import type { User } from './model/user.ts';
@@ -46,6 +47,8 @@ export interface ConfigState {
   readonly revokedTokens?: readonly RevokedToken[];
   /** The newest AUDIT_KEPT config writes, oldest first. */
   readonly audit?: readonly AuditEntry[];
+  /** The newest NOTIFICATIONS_KEPT notifications to SuperAdmins, oldest first. */
+  readonly notifications?: readonly Notification[];
 }
 
 export function userKey(siteId: string, username: string): string {

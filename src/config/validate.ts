@@ -80,6 +80,10 @@ export function validate(state: ConfigState, command: Command, facts: NodeFacts)
     case 'state.restore':
       checkRestorePolicy(command.state, facts, errors);
       break;
+    case 'notification.add':
+    case 'notification.delete':
+    case 'notifications.clear':
+      break;
   }
   return errors;
 }
@@ -129,6 +133,14 @@ export function preconditions(state: ConfigState, command: Command): readonly Va
       break;
     case 'state.restore':
       checkRestoreReferences(state, command.state, errors);
+      break;
+    case 'notification.add':
+    case 'notifications.clear':
+      break;
+    case 'notification.delete':
+      if (!(state.notifications ?? []).some((n) => n.id === command.notificationId)) {
+        errors.push({ path: 'notificationId', message: `no notification ${command.notificationId}; list them with GET /api/v1/sa/notifications` });
+      }
       break;
   }
   return errors;

@@ -1,6 +1,7 @@
 // The read-only face of the configuration that the data plane (sessions, protocols, VFS) sees.
 // It is a frozen snapshot: a config change produces a new view, never mutates an old one, so a
 // session that resolved its mounts at login keeps a consistent picture.
+import type { Notification } from './model/notification.ts';
 import type { Admin, AuditEntry, SuperAdmin } from './model/admin.ts';
 import type { GlobalSettings } from './model/settings.ts';
 import type { Site } from './model/site.ts';
@@ -26,6 +27,8 @@ export interface ConfigView {
   isRevoked(jti: string): boolean;
   /** The newest config writes, oldest first. */
   audit(): readonly AuditEntry[];
+  /** Notifications to SuperAdmins, oldest first (ascending id). */
+  notifications(): readonly Notification[];
 }
 
 /** Where the data plane gets the current view and hears about new ones. */
@@ -101,5 +104,6 @@ export function createView(state: ConfigState): ConfigView {
     admins: () => adminList,
     isRevoked: (jti: string) => revoked.has(jti),
     audit: () => frozen.audit ?? [],
+    notifications: () => frozen.notifications ?? [],
   });
 }

@@ -15,6 +15,7 @@ import type { Command, CommandBody } from '../config/commands.ts';
 import { envelope } from '../config/ids.ts';
 import type { SecretBox } from '../config/secrets.ts';
 import type { Logger } from '../logging/app-log.ts';
+import type { NodeMetrics } from './metrics.ts';
 import { ConfigValidationError } from './config-store.ts';
 import type { ConfigStore } from './config-store.ts';
 
@@ -83,6 +84,7 @@ export interface AdminHttpDeps {
   readonly routes?: AdminServerOptions['routes'];
   readonly backup: (passphrase: string | undefined) => Promise<Buffer>;
   readonly restore: (archive: Buffer, actor: string) => Promise<RestoreSummary>;
+  readonly metrics: NodeMetrics;
 }
 
 /** A backup that does not fit is the caller's problem (400 with the reason), not the node's. */
@@ -109,6 +111,7 @@ export async function startAdminHttp(deps: AdminHttpDeps): Promise<{ server: Adm
     backup: (passphrase) => asRequestError(() => deps.backup(passphrase)),
     restore: (archive, actor) => asRequestError(() => deps.restore(archive, actor)),
     sites: deps.sites,
+    metrics: async () => ({ contentType: deps.metrics.contentType, text: await deps.metrics.text() }),
     logger: deps.logger.child({ component: 'admin-api' }),
   };
   try {

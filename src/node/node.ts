@@ -38,8 +38,11 @@ import { SetupCodes } from '../admin/setup-code.ts';
 import type { NodeStatus, SiteControl } from '../admin/context.ts';
 import { newHostKeys } from './site-operations.ts';
 import { SOFTWARE } from './version.ts';
-import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, startAdminHttp } from './admin-http.ts';
+import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, loadAdminHttpSettings, proposer, startAdminHttp } from './admin-http.ts';
 import { adminHandlers } from './admin-operations.ts';
+import { NodeMetrics } from './metrics.ts';
+import { Notifier } from './notifier.ts';
+import type { TransferRecord } from '../logging/transfer-log.ts';
 import type { SiteListener } from './reconciler.ts';
 import { backupHandlers, makeBackup, restoreRunning, takePendingRestore } from './backup-operations.ts';
 import type { BackupDeps } from './backup-operations.ts';
@@ -138,6 +141,7 @@ interface ListenerDeps {
   sessions: SessionRegistry;
   protector: Protector;
   dataDir: string;
+  metrics: NodeMetrics;
 }
 
 /** What every protocol's listener shares: the Session's dependencies and the login's. */
@@ -146,8 +150,12 @@ function sessionWiring(deps: ListenerDeps) {
   const onOutcome = (event: AuthOutcomeEvent) => {
     failedLogins(event);
     deps.protector.authOutcome(event);
+    deps.metrics.loginOutcome(event);
   };
-  const hooks = { error: [(event: Parameters<Protector['sessionError']>[0]) => deps.protector.sessionError(event)] };
+  const hooks = {
+    error: [(event: Parameters<Protector['sessionError']>[0]) => deps.protector.sessionError(event)],
+    after: [(record: TransferRecord) => deps.metrics.transfer(record)],
+  };
   return {
     openSession: (user: User, connection: ConnectionInfo, protocol: SessionProtocol) =>
       openSession(
@@ -358,8 +366,8 @@ function statusHandlers(status: () => NodeStatus, sites: SiteControl, store: Con
 /** The admin API on its run binding: --admin-host/--admin-port, else admin-http.json, else --host and 6443. */
 async function startAdminApi(
   options: NodeOptions,
-  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus; backupDeps: BackupDeps; sites: SiteControl },
-): Promise<{ close(): Promise<void> }> {
+  deps: { store: ConfigStore; secrets: SecretBox; logger: Logger; setup: SetupCodes; status: () => NodeStatus; backupDeps: BackupDeps; sites: SiteControl; metrics: NodeMetrics },
+): Promise<{ close(): Promise<void>; tls: { validTo: number } }> {
   const stored = await loadAdminHttpSettings(options.dataDir);
   const bind = {
     host: options.adminHost ?? stored?.host ?? options.host ?? DEFAULT_ADMIN_HOST,
@@ -380,7 +388,7 @@ async function startAdminApi(
   }
   options.out(`listening https-admin ${hostPort(admin.server.address)}`);
   deps.logger.info({ address: admin.server.address }, 'admin API listening');
-  return admin.server;
+  return { close: () => admin.server.close(), tls: admin.tls };
 }
 
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
@@ -476,6 +484,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // One Protector for the node: strikes and automatic blocks are node-wide, across listeners.
     // Sites gain their protector settings and lists with the config model; until then, defaults.
     const protector = new Protector({ site: (id) => store.current().site(id) as ProtectedSite | undefined, now: Date.now, logger: logger.child({ component: 'protector' }) });
+    const metrics = new NodeMetrics({ connections: () => protector.openBySite(), sessions: () => sessions.list().length, configIndex: () => store.state().appliedIndex });
     // One back end per VFS profile for every site of the node; closed after the listeners.
     const drivers = new DriverPool({ openSecret: (sealed, context) => secrets.openString(sealed, context), log: logger });
     cleanups.push(() => drivers.close());
@@ -485,8 +494,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       for (const note of notes) options.out(note);
       if (notes.length > 0) logger.info({ siteId: site.id, stored: site.bindings, bindings }, 'start flags override stored bindings for this run');
     }
+    const notifier = new Notifier(store, logger.child({ component: 'notifications' }));
     const listeners = new SiteReconciler({
-      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions, protector, dataDir: options.dataDir }),
+      onRestart: (siteId) => void notifier.notify('site-restarted', `site ${siteId}`, `site ${siteId} was restarted on node ${nodeId} with its new bindings or settings`),
+      start: (site, binding) => startListener(site, binding, { store, secrets, drivers, logger, transferLog, sessions, protector, dataDir: options.dataDir, metrics }),
       bindingsFor: (site) => bindingsForRun(site, options).bindings,
       out: options.out,
       logger,
@@ -500,12 +511,24 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const status = nodeStatus({ nodeId, store, listeners, member });
     const backupDeps: BackupDeps = { store, secrets, masterKey, software: SOFTWARE, logger };
     const sites = siteControl({ store, secrets, listeners, logger });
-    const admin = await startAdminApi(options, { store, secrets, logger, setup, status, backupDeps, sites });
+    const admin = await startAdminApi(options, { store, secrets, logger, setup, status, backupDeps, sites, metrics });
     cleanups.push(() => admin.close());
+    const checkCertificate = () => void notifier.certificate(`node ${nodeId} admin HTTPS certificate`, admin.tls.validTo);
+    checkCertificate();
+    const certificateTimer = setInterval(checkCertificate, 12 * 60 * 60 * 1000);
+    certificateTimer.unref();
+    cleanups.push(() => clearInterval(certificateTimer));
 
     const control = await startControlServer(
       options.dataDir,
-      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps), ...clusterHandlers(member), ...statusHandlers(status, sites, store) },
+      { ...controlHandlers({ store, logger, secrets }), ...adminHandlers({ store, logger, setup, dataDir: options.dataDir }), ...backupHandlers(backupDeps),
+        clearNotifications: async () => {
+          const count = store.current().notifications().length;
+          const outcome = await proposer(store)({ type: 'notifications.clear' }, 'cli:dbcmd');
+          if (!outcome.ok) throw new Error(outcome.kind === 'unavailable' ? outcome.message : outcome.errors.map((e) => e.message).join('; '));
+          return { deleted: count };
+        },
+        ...clusterHandlers(member), ...statusHandlers(status, sites, store) },
       logger,
     );
     cleanups.push(() => control.close());

@@ -21,6 +21,8 @@ export interface ReconcilerDeps {
   bindingsFor(site: Site): readonly ProtocolBinding[];
   /** Operator-facing lines (`listening sftp ...`). */
   out(line: string): void;
+  /** A site's listeners were stopped and started again with changed settings or bindings. */
+  onRestart?(siteId: string): void;
   logger: Logger;
 }
 
@@ -112,9 +114,17 @@ export class SiteReconciler {
       for (const binding of this.#deps.bindingsFor(site)) desired.set(listenerKey(site.id, binding), { site, binding, settings: settingsOf(site, binding) });
     }
     // Listeners whose settings changed are restarted in place: close first, the port is theirs.
+    const restarted = new Set<string>();
     for (const [key, running] of this.#running) {
       const want = desired.get(key);
-      if (want !== undefined && want.settings !== running.settings) await this.#stop(key, running, 'its site settings changed');
+      if (want !== undefined && want.settings !== running.settings) {
+        await this.#stop(key, running, 'its site settings changed');
+        restarted.add(running.siteId);
+      }
+    }
+    // A binding moved: the site's old listener stops and a new one starts; that is a restart too.
+    for (const [key, running] of this.#running) {
+      if (!desired.has(key) && view.site(running.siteId)?.enabled === true) restarted.add(running.siteId);
     }
     for (const [key, want] of desired) {
       if (this.#running.has(key)) continue;
@@ -132,6 +142,7 @@ export class SiteReconciler {
     for (const [key, running] of this.#running) {
       if (!desired.has(key)) await this.#stop(key, running, view.site(running.siteId) === undefined ? 'its site was removed' : 'its binding changed or the site was disabled');
     }
+    for (const siteId of restarted) this.#deps.onRestart?.(siteId);
   }
 
   async #stop(key: string, running: Running, why: string): Promise<void> {

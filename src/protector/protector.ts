@@ -168,6 +168,13 @@ export class Protector {
     this.#open.set(connection.connectionId, { siteId: connection.siteId, address, attempted: false });
   }
 
+  /** Open connections per site (metrics). */
+  openBySite(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const open of this.#open.values()) counts.set(open.siteId, (counts.get(open.siteId) ?? 0) + 1);
+    return counts;
+  }
+
   /** The connection is gone: a connect-then-disconnect or a missing goodbye may be a strike. */
   closed(connectionId: string, facts: CloseFacts): void {
     const open = this.#open.get(connectionId);
